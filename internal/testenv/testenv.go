@@ -1,0 +1,260 @@
+// Package testenv is what svkit's integration tests share: the programs built
+// once per test binary, the location of Debian's daemontools for the interop
+// tests, bounded polling, and processes that are cleaned up by pid.
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// Root returns the repository's top directory.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Bin builds every program under cmd/ (once per test process, static, as
+// the release builds them) and returns the directory that holds them. The
+// directory is removed when the test process exits only if the OS cleans
+// its temp dir; it is small.
+func Bin(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "svkit-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/...")
+		cmd.Dir = Root()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		binDir = dir
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// Prog returns the path of one built svkit program.
+func Prog(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(Bin(t), name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("program %s was not built: %v", name, err)
+	}
+	return p
+}
+
+// InCI reports whether the tests run under CI, where a missing prerequisite
+// is a failure rather than a skip.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Require fails the test (under CI) or skips it (elsewhere) when ok is false.
+func Require(t testing.TB, ok bool, why string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if InCI() {
+		t.Fatalf("prerequisite missing in CI: %s", why)
+	}
+	t.Skipf("skipped: %s", why)
+}
+
+// DebianDir is where Debian's daemontools package installs its programs.
+const DebianDir = "/usr/bin"
+
+// Debian returns the absolute path of a program from Debian's daemontools
+// (or runit, s6) package, failing under CI and skipping elsewhere when it is
+// not installed. scripts/test installs the packages.
+func Debian(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(DebianDir, name)
+	_, err := os.Stat(p)
+	Require(t, err == nil, "Debian's "+p+" is not installed (apt-get install daemontools)")
+	return p
+}
+
+// RequireRoot fails under CI and skips elsewhere when not running as root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	Require(t, os.Geteuid() == 0, "needs root")
+}
+
+// WaitFor polls cond every few milliseconds until it returns true or the
+// timeout passes, then fails the test with the message.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Proc is a process started by a test.
+type Proc struct {
+	Cmd    *exec.Cmd
+	Stdout *SyncBuffer
+	Stderr *SyncBuffer
+	done   chan struct{}
+	err    error
+}
+
+// SyncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Start runs cmd in the background, capturing its output unless the caller
+// set Stdout/Stderr, and registers a cleanup that kills it (and its process
+// group when it leads one) by pid and waits for it.
+func Start(t testing.TB, cmd *exec.Cmd) *Proc {
+	t.Helper()
+	p := &Proc{Cmd: cmd, Stdout: &SyncBuffer{}, Stderr: &SyncBuffer{}, done: make(chan struct{})}
+	if cmd.Stdout == nil {
+		cmd.Stdout = p.Stdout
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = p.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", cmd.Args, err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
+		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			t.Errorf("process %d did not exit after SIGKILL", cmd.Process.Pid)
+		}
+	})
+	return p
+}
+
+// Pid returns the process id.
+func (p *Proc) Pid() int { return p.Cmd.Process.Pid }
+
+// Wait waits at most timeout for the process to exit and returns its exit
+// code (-1 when killed by a signal).
+func (p *Proc) Wait(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("process %v (pid %d) still running after %v; stderr: %s", p.Cmd.Args, p.Pid(), timeout, p.Stderr)
+	}
+	return p.Cmd.ProcessState.ExitCode()
+}
+
+// Exited reports whether the process has exited.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// KillAndWait kills the process with sig and waits for it to exit.
+func (p *Proc) KillAndWait(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	if !p.Exited() {
+		syscall.Kill(p.Pid(), sig)
+	}
+	p.Wait(t, 5*time.Second)
+}
+
+// Run runs a program to completion with the given stdin and returns its
+// stdout, stderr and exit code.
+func Run(t testing.TB, dir string, stdin string, name string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("run %s %v: %v", name, args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return out.String(), errb.String(), code
+}
+
+// Alive reports whether pid names a live, non-zombie process.
+func Alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return false
+	}
+	return s[i+2] != 'Z' && s[i+2] != 'X'
+}
+
+// WriteScript writes an executable shell script.
+func WriteScript(t testing.TB, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0755); err != nil {
+		t.Fatal(err)
+	}
+}
