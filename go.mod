@@ -1,8 +1,7 @@
 module svkit
 
-go 1.22
+go 1.26.0
 
-require (
-	github.com/google/renameio/v2 v2.0.2 // indirect
-	golang.org/x/sys v0.49.0 // indirect
-)
+require golang.org/x/sys v0.49.0
+
+require github.com/google/renameio/v2 v2.0.2 // indirect

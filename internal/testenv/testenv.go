@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +37,7 @@ func Root() string {
 func Bin(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		closeInherited()
 		dir, err := os.MkdirTemp("", "svkit-bin-")
 		if err != nil {
 			buildErr = err
@@ -55,6 +57,19 @@ func Bin(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return binDir
+}
+
+// closeInherited marks every descriptor the test process inherited above
+// stderr close-on-exec, so the programs under test start with exactly the
+// descriptors a test gives them, as under an init system.
+func closeInherited() {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
 
 // Prog returns the path of one built svkit program.
@@ -122,47 +137,59 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 // Proc is a process started by a test.
 type Proc struct {
 	Cmd    *exec.Cmd
-	Stdout *SyncBuffer
-	Stderr *SyncBuffer
+	Stdout *Output
+	Stderr *Output
 	done   chan struct{}
-	err    error
+	state  *os.ProcessState
 }
 
-// SyncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+// Output is a process's output captured in a file, so that descendants
+// which inherit the descriptor never keep the test waiting for end of file.
+type Output struct {
+	f *os.File
 }
 
 // String returns what was written so far.
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (o *Output) String() string {
+	if o == nil || o.f == nil {
+		return ""
+	}
+	b, _ := os.ReadFile(o.f.Name())
+	return string(b)
 }
 
-// Start runs cmd in the background, capturing its output unless the caller
-// set Stdout/Stderr, and registers a cleanup that kills it (and its process
-// group when it leads one) by pid and waits for it.
+func newOutput(t testing.TB) *Output {
+	f, err := os.CreateTemp(t.TempDir(), "out-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &Output{f: f}
+}
+
+// Start runs cmd in the background, capturing its output in files unless
+// the caller set Stdout/Stderr, and registers a cleanup that kills it by
+// pid and waits for it.
 func Start(t testing.TB, cmd *exec.Cmd) *Proc {
 	t.Helper()
-	p := &Proc{Cmd: cmd, Stdout: &SyncBuffer{}, Stderr: &SyncBuffer{}, done: make(chan struct{})}
+	p := &Proc{Cmd: cmd, Stdout: &Output{}, Stderr: &Output{}, done: make(chan struct{})}
 	if cmd.Stdout == nil {
-		cmd.Stdout = p.Stdout
+		p.Stdout = newOutput(t)
+		cmd.Stdout = p.Stdout.f
 	}
 	if cmd.Stderr == nil {
-		cmd.Stderr = p.Stderr
+		p.Stderr = newOutput(t)
+		cmd.Stderr = p.Stderr.f
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", cmd.Args, err)
 	}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
+	go func() {
+		// Wait for the process itself, not for copies of its output
+		// descriptors that its children may hold.
+		p.state, _ = cmd.Process.Wait()
+		close(p.done)
+	}()
 	t.Cleanup(func() {
 		select {
 		case <-p.done:
@@ -191,7 +218,17 @@ func (p *Proc) Wait(t testing.TB, timeout time.Duration) int {
 	case <-time.After(timeout):
 		t.Fatalf("process %v (pid %d) still running after %v; stderr: %s", p.Cmd.Args, p.Pid(), timeout, p.Stderr)
 	}
-	return p.Cmd.ProcessState.ExitCode()
+	return p.state.ExitCode()
+}
+
+// State returns the exit state once the process has exited (else nil).
+func (p *Proc) State() *os.ProcessState {
+	select {
+	case <-p.done:
+		return p.state
+	default:
+		return nil
+	}
 }
 
 // Exited reports whether the process has exited.
