@@ -22,7 +22,16 @@ var (
 	buildOnce sync.Once
 	binDir    string
 	buildErr  error
+	buildErrs map[string]string // program -> build error
 )
+
+// build compiles the packages matching pattern into dir, statically.
+func build(dir, pattern string) ([]byte, error) {
+	cmd := exec.Command("go", "build", "-o", dir+"/", pattern)
+	cmd.Dir = Root()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	return cmd.CombinedOutput()
+}
 
 // Root returns the repository's top directory.
 func Root() string {
@@ -43,13 +52,16 @@ func Bin(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/...")
-		cmd.Dir = Root()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
+		if _, err := build(dir, "./cmd/..."); err != nil {
+			// Build what builds, so one broken program fails only the
+			// tests that need it (Prog reports its build error).
+			buildErrs = map[string]string{}
+			ents, _ := os.ReadDir(filepath.Join(Root(), "cmd"))
+			for _, e := range ents {
+				if out, err := build(dir, "./cmd/"+e.Name()); err != nil {
+					buildErrs[e.Name()] = fmt.Sprintf("go build: %v\n%s", err, out)
+				}
+			}
 		}
 		binDir = dir
 	})
@@ -76,6 +88,9 @@ func closeInherited() {
 func Prog(t testing.TB, name string) string {
 	t.Helper()
 	p := filepath.Join(Bin(t), name)
+	if msg, ok := buildErrs[name]; ok {
+		t.Fatalf("program %s did not build: %s", name, msg)
+	}
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("program %s was not built: %v", name, err)
 	}
