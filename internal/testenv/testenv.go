@@ -47,6 +47,7 @@ func Bin(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		closeInherited()
+		removeStaleBins()
 		dir, err := os.MkdirTemp("", "svkit-bin-")
 		if err != nil {
 			buildErr = err
@@ -69,6 +70,17 @@ func Bin(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return binDir
+}
+
+// removeStaleBins removes program dirs that earlier test processes left
+// behind more than an hour ago (a test binary has no exit hook of its own).
+func removeStaleBins() {
+	old, _ := filepath.Glob(filepath.Join(os.TempDir(), "svkit-bin-*"))
+	for _, d := range old {
+		if st, err := os.Stat(d); err == nil && time.Since(st.ModTime()) > time.Hour {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // closeInherited marks every descriptor the test process inherited above
