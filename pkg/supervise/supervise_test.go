@@ -626,3 +626,59 @@ func TestReadOnlyDir(t *testing.T) {
 		t.Errorf("svkit %q, 0.76 %q", res["svkit"], res["0.76"])
 	}
 }
+
+// TestDebianToolsDriveSvkit: 0.76's svc, svok and svstat drive and read
+// svkit's supervise exactly as they do their own.
+func TestDebianToolsDriveSvkit(t *testing.T) {
+	svc, svok := testenv.Debian(t, "svc"), testenv.Debian(t, "svok")
+	for _, im := range both {
+		t.Run(im.name, func(t *testing.T) {
+			dir := service(t, "exec sleep 1000\n")
+			if _, _, code := testenv.Run(t, "", "", svok, dir); code != 100 {
+				t.Errorf("svok before supervise: %d", code)
+			}
+			p := startSupervise(t, im, dir)
+			if _, _, code := testenv.Run(t, "", "", svok, dir); code != 0 {
+				t.Errorf("svok: %d", code)
+			}
+			r := waitStatus(t, dir, "up", isUp)
+			if im.name == "0.76" {
+				// 0.76 is deaf for a second after a start.
+				for time.Since(r.Since()) < 1200*time.Millisecond {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			for _, c := range []struct {
+				opt  string
+				cond func(status.Record) bool
+				line string
+			}{
+				{"-d", isDown, "down S seconds, normally up\n"},
+				{"-u", isUp, "up (pid P) S seconds\n"},
+				{"-p", func(r status.Record) bool { return r.Paused }, "up (pid P) S seconds, paused\n"},
+				{"-c", func(r status.Record) bool { return !r.Paused }, "up (pid P) S seconds\n"},
+				{"-k", func(n status.Record) bool { return n.Pid != 0 && n.Pid != r.Pid }, "up (pid P) S seconds\n"},
+			} {
+				if _, stderr, code := testenv.Run(t, "", "", svc, c.opt, dir); code != 0 || stderr != "" {
+					t.Fatalf("svc %s: %d %q", c.opt, code, stderr)
+				}
+				r = waitStatus(t, dir, "svc "+c.opt, c.cond)
+				if got := svstat(t, dir); got != c.line {
+					t.Errorf("after svc %s: %q, want %q", c.opt, got, c.line)
+				}
+				if im.name == "0.76" && c.opt != "-d" && c.opt != "-p" && c.opt != "-c" {
+					for time.Since(r.Since()) < 1200*time.Millisecond {
+						time.Sleep(20 * time.Millisecond)
+					}
+				}
+			}
+			testenv.Run(t, "", "", svc, "-dx", dir)
+			if code := p.Wait(t, 5*time.Second); code != 0 {
+				t.Errorf("supervise after svc -dx: exit %d", code)
+			}
+			if _, _, code := testenv.Run(t, "", "", svok, dir); code != 100 {
+				t.Errorf("svok after exit: %d", code)
+			}
+		})
+	}
+}
