@@ -11,6 +11,7 @@ package supervise
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -19,7 +20,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"svkit/pkg/cgroup"
 	"svkit/pkg/diag"
+	"svkit/pkg/proc"
 	"svkit/pkg/status"
 	"svkit/pkg/tai64"
 )
@@ -52,21 +55,37 @@ func Main(args []string, stderr io.Writer) int {
 type supervisor struct {
 	dir    string
 	stderr io.Writer
+	self   int // supervise's own pid
 
-	pid    int  // pid of run, 0 when down
-	paused bool // meaningful only while pid != 0
-	want   byte // status.WantUp, WantDown or WantOnce
-	exit   bool // svc -x: exit once run is down
-	when   tai64.Label
+	main      *proc.Handle // the service's process: run, adopted or followed; nil when down
+	mainChild bool         // main is our child, so its death comes through wait4
+	mainIsRun bool         // main is the ./run we forked (not adopted or followed)
+	paused    bool         // meaningful only while main != nil
+	want      byte         // status.WantUp, WantDown or WantOnce
+	exit      bool         // svc -x: exit once the service is down
+	when      tai64.Label  // time of the last state change
 
-	control   *os.File // read end of supervise/control
+	group   *cgroup.Group // the service's own cgroup, where available
+	control *os.File      // read end of supervise/control
+
 	lastStart time.Time
-	restart   *time.Timer // pending automatic start, or nil
+	restart   *time.Timer // pending automatic start
 	restartC  <-chan time.Time
+	kill      *time.Timer // pending KILL of a stopping service's tree
+	killC     <-chan time.Time
+
+	following  bool // run exited 0; waiting for pidfile to name the daemon
+	followEnd  time.Time
+	followTick *time.Ticker
+	followC    <-chan time.Time
+
+	exited chan int // pids of watched non-child processes that exited
 }
 
 // setup performs 0.76's start-up sequence. It returns 0 or an exit code.
 func (s *supervisor) setup() int {
+	s.self = os.Getpid()
+	s.exited = make(chan int, 1)
 	if err := os.Chdir(s.dir); err != nil {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to chdir to ", s.dir, ": ", diag.Str(err))
 	}
@@ -98,7 +117,14 @@ func (s *supervisor) setup() int {
 	}
 	s.control = os.NewFile(uintptr(rfd), "supervise/control")
 
+	// Orphans of the service are reparented to supervise, so that a stop
+	// can reach them; where cgroup v2 is writable the service also gets a
+	// cgroup of its own, named after the directory's identity.
+	proc.SetChildSubreaper()
+	s.openGroup()
+
 	s.stamp()
+	s.adopt()
 	s.announce()
 
 	unix.Mkfifo("supervise/ok", 0600)
@@ -106,6 +132,41 @@ func (s *supervisor) setup() int {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to read ", s.dir, "/supervise/ok: ", fifoErr(err))
 	}
 	return 0
+}
+
+// openGroup opens the service's cgroup, if cgroup v2 is there to use and
+// the service directory has no no-cgroup file.
+func (s *supervisor) openGroup() {
+	if _, err := os.Lstat(fileNoCgroup); err == nil {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Stat(".", &st) != nil {
+		return
+	}
+	g, err := cgroup.Open(fmt.Sprintf("svkit-%x-%x", st.Dev, st.Ino))
+	if err == nil {
+		s.group = g
+	}
+}
+
+// adopt takes over a service that a previous supervise of this directory
+// left running, as named by the process record, instead of starting a
+// second copy.
+func (s *supervisor) adopt() {
+	id, ok := readRecord()
+	if !ok {
+		return
+	}
+	h, err := proc.Open(id)
+	if err != nil {
+		return
+	}
+	in, _ := proc.Stat(id.Pid)
+	s.setMain(h, in.PPid == s.self, true)
+	if r, err := status.Read("supervise/status"); err == nil && r.Pid == id.Pid {
+		s.when, s.paused = r.When, r.Paused
+	}
 }
 
 // makeSuperviseDir creates supervise/ (mode 0700). Like Debian's 0.76, a
@@ -153,7 +214,23 @@ func openFIFO(path string, mode int) (int, error) {
 	return fd, nil
 }
 
-// loop supervises until svc -x has been received and run is down.
+func (s *supervisor) warn(parts ...string) { diag.Warn(s.stderr, prog, parts...) }
+
+// pid is the pid status shows: the service's process, or 0.
+func (s *supervisor) pid() int {
+	if s.main == nil {
+		return 0
+	}
+	return s.main.Pid
+}
+
+// done reports whether supervise may exit: svc -x was received, the service
+// is down, and no stop is still in progress.
+func (s *supervisor) done() bool {
+	return s.exit && s.main == nil && !s.following && s.kill == nil
+}
+
+// loop supervises until done.
 func (s *supervisor) loop() {
 	chld := make(chan os.Signal, 1)
 	signal.Notify(chld, syscall.SIGCHLD)
@@ -162,27 +239,36 @@ func (s *supervisor) loop() {
 	commands := make(chan []byte)
 	go s.readControl(commands)
 
-	if s.want != status.WantDown {
+	if s.main == nil && s.want != status.WantDown {
 		s.start()
 	}
-	for !(s.exit && s.pid == 0) {
+	for !s.done() {
 		select {
 		case <-chld:
 			s.reap()
+		case pid := <-s.exited:
+			if s.main != nil && !s.mainChild && s.main.Pid == pid {
+				s.mainDied(nil)
+			}
 		case <-s.restartC:
 			s.restart, s.restartC = nil, nil
-			if s.pid == 0 && s.want == status.WantUp && !s.exit {
+			if s.main == nil && !s.following && s.want == status.WantUp && !s.exit {
 				s.start()
 			}
+		case <-s.killC:
+			s.kill, s.killC = nil, nil
+			s.killTree()
+		case <-s.followC:
+			s.tryFollow()
 		case cmds := <-commands:
 			for _, c := range cmds {
 				s.command(c)
-				if s.exit && s.pid == 0 {
-					break
-				}
 			}
 			commands <- nil // hand the buffer back
 		}
+	}
+	if s.group != nil && s.main == nil && len(s.group.Procs()) == 0 {
+		s.group.Remove()
 	}
 }
 
@@ -197,7 +283,7 @@ func (s *supervisor) readControl(out chan []byte) {
 			if errors.Is(err, os.ErrClosed) {
 				return
 			}
-			diag.Warn(s.stderr, prog, "unable to read ", s.dir, "/supervise/control: ", diag.Str(err))
+			s.warn("unable to read ", s.dir, "/supervise/control: ", diag.Str(err))
 			time.Sleep(time.Second)
 			continue
 		}
@@ -211,57 +297,62 @@ func (s *supervisor) command(c byte) {
 	switch c {
 	case 'd':
 		s.want = status.WantDown
-		if s.pid != 0 {
-			s.kill(unix.SIGTERM)
-			s.kill(unix.SIGCONT)
+		if s.main != nil {
+			s.signal(s.downSignal())
+			s.signal(unix.SIGCONT)
 			s.paused = false
+			s.armKill()
+		} else if s.following {
+			s.stopFollowing()
+			s.serviceDown()
 		}
 		s.announce()
 	case 'u':
 		s.want = status.WantUp
 		s.announce()
-		if s.pid == 0 {
+		if s.main == nil && !s.following {
 			s.start()
 		}
 	case 'o':
 		s.want = status.WantOnce
 		s.announce()
-		if s.pid == 0 {
+		if s.main == nil && !s.following {
 			s.start()
 		}
 	case 'a':
-		s.kill(unix.SIGALRM)
+		s.signal(unix.SIGALRM)
 	case 'h':
-		s.kill(unix.SIGHUP)
+		s.signal(unix.SIGHUP)
 	case 'k':
-		s.kill(unix.SIGKILL)
+		s.signal(unix.SIGKILL)
 	case 't':
-		s.kill(unix.SIGTERM)
+		s.signal(unix.SIGTERM)
 	case 'i':
-		s.kill(unix.SIGINT)
+		s.signal(unix.SIGINT)
 	case 'p':
 		s.paused = true
 		s.announce()
-		s.kill(unix.SIGSTOP)
+		s.signal(unix.SIGSTOP)
 	case 'c':
 		s.paused = false
 		s.announce()
-		s.kill(unix.SIGCONT)
+		s.signal(unix.SIGCONT)
 	case 'x':
 		s.exit = true
 		s.announce()
 	}
 }
 
-// kill sends sig to run, if it is up.
-func (s *supervisor) kill(sig unix.Signal) {
-	if s.pid != 0 {
-		unix.Kill(s.pid, sig)
+// signal sends sig to the service's process, if it is up, through its
+// pidfd: a recycled pid is never signalled.
+func (s *supervisor) signal(sig unix.Signal) {
+	if s.main != nil {
+		s.main.Signal(sig)
 	}
 }
 
-// reap collects every exited child; supervise may inherit children that are
-// not run (for instance after an exec into supervise), and reaps them too.
+// reap collects every exited child: run, and orphans of the service that
+// were reparented to supervise.
 func (s *supervisor) reap() {
 	for {
 		var ws unix.WaitStatus
@@ -270,17 +361,46 @@ func (s *supervisor) reap() {
 			continue
 		}
 		if pid <= 0 || err != nil {
-			return
+			break
 		}
-		if pid == s.pid {
-			s.pid = 0
-			s.stamp()
-			s.announce()
-			if s.want == status.WantUp && !s.exit {
-				s.scheduleStart(s.lastStart.Add(restartDelay))
-			}
+		if s.main != nil && s.mainChild && pid == s.main.Pid {
+			s.mainDied(&ws)
 		}
 	}
+	// A stop in progress is over once nothing of the service is left.
+	if s.kill != nil && s.main == nil && len(s.tree()) == 0 {
+		s.cancelKill()
+	}
+}
+
+// mainDied handles the end of the service's process. ws is nil when it was
+// not our child and its exit status is unknown.
+func (s *supervisor) mainDied(ws *unix.WaitStatus) {
+	wasRun := s.mainIsRun
+	s.main.Close()
+	s.main = nil
+	removeRecord()
+	if wasRun && ws != nil && ws.Exited() && ws.ExitStatus() == 0 && s.want != status.WantDown && readConfig(filePidfile) != "" {
+		// A daemon that puts itself in the background: wait for its
+		// pid file before calling the service down.
+		s.startFollowing()
+		return
+	}
+	s.serviceDown()
+}
+
+// serviceDown publishes that the service is down, finishes a stop (the rest
+// of the tree goes too) and schedules the restart.
+func (s *supervisor) serviceDown() {
+	s.stamp()
+	s.announce()
+	if s.want != status.WantUp || s.exit {
+		sig := s.downSignal()
+		s.signalTree(sig, unix.SIGCONT)
+		s.armKill()
+		return
+	}
+	s.scheduleStart(s.lastStart.Add(restartDelay))
 }
 
 // scheduleStart starts run at the given time, or now if that has passed.
@@ -302,20 +422,41 @@ func (s *supervisor) cancelRestart() {
 	}
 }
 
+// armKill schedules KILL for the whole tree after timeout-kill, if set.
+func (s *supervisor) armKill() {
+	if s.kill != nil {
+		return
+	}
+	if d := s.timeoutKill(); d > 0 {
+		s.kill = time.NewTimer(d)
+		s.killC = s.kill.C
+	}
+}
+
+func (s *supervisor) cancelKill() {
+	if s.kill != nil {
+		s.kill.Stop()
+		s.kill, s.killC = nil, nil
+	}
+}
+
 var runArgv = []string{"./run"}
 
 // start forks and execs ./run with supervise's stdio and environment, in
-// supervise's session and process group.
+// supervise's session and process group (and the service's cgroup).
 func (s *supervisor) start() {
 	s.cancelRestart()
+	if s.kill != nil {
+		// Never two copies: what is left of a stopping instance goes
+		// before the next one starts.
+		s.cancelKill()
+		s.killTree()
+	}
 	s.lastStart = time.Now()
-	pid, err := syscall.ForkExec("./run", runArgv, &syscall.ProcAttr{
-		Env:   os.Environ(),
-		Files: []uintptr{0, 1, 2},
-	})
+	pid, pidfd, err := s.fork()
 	if err != nil {
 		if e := diag.Errno(err); e == unix.EAGAIN || e == unix.ENOMEM {
-			diag.Warn(s.stderr, prog, "unable to fork for ", s.dir, ", sleeping 60 seconds: ", diag.Str(err))
+			s.warn("unable to fork for ", s.dir, ", sleeping 60 seconds: ", diag.Str(err))
 			s.scheduleStart(time.Now().Add(forkRetryDelay))
 			return
 		}
@@ -329,10 +470,88 @@ func (s *supervisor) start() {
 		}
 		return
 	}
-	s.paused = false
-	s.pid = pid
+	// The child is not reaped before we do it, so its pid cannot be
+	// reused while we read its start time.
+	id, _ := proc.Lookup(pid)
+	id.Pid = pid
+	var h *proc.Handle
+	if pidfd >= 0 {
+		h = proc.FromFD(id, pidfd)
+	} else if h, err = proc.Open(id); err != nil {
+		h = proc.FromFD(id, -1)
+	}
+	s.setMain(h, true, false)
+	s.mainIsRun = true
 	s.stamp()
 	s.announce()
+}
+
+// fork starts ./run, in the service's cgroup if there is one. If starting
+// into the cgroup fails where starting without it works, the cgroup is
+// given up for good.
+func (s *supervisor) fork() (pid, pidfd int, err error) {
+	try := func(useGroup bool) (int, int, error) {
+		pidfd := -1
+		sys := &syscall.SysProcAttr{PidFD: &pidfd}
+		if useGroup {
+			sys.UseCgroupFD = true
+			sys.CgroupFD = s.group.Fd()
+		}
+		pid, err := syscall.ForkExec("./run", runArgv, &syscall.ProcAttr{
+			Env:   os.Environ(),
+			Files: []uintptr{0, 1, 2},
+			Sys:   sys,
+		})
+		return pid, pidfd, err
+	}
+	if s.group == nil {
+		return try(false)
+	}
+	pid, pidfd, err = try(true)
+	if err == nil {
+		return
+	}
+	if pid, pidfd, err2 := try(false); err2 == nil {
+		s.warn("unable to start ", s.dir, "/run in cgroup ", s.group.Path, ": ", diag.Str(err), "; not using cgroups")
+		s.group.Close()
+		s.group = nil
+		return pid, pidfd, nil
+	}
+	return pid, pidfd, err
+}
+
+// setMain makes h the service's process and records it for a successor.
+func (s *supervisor) setMain(h *proc.Handle, child, watch bool) {
+	s.main, s.mainChild, s.mainIsRun = h, child, false
+	s.paused = false
+	if err := writeRecord(h.ID); err != nil {
+		s.warn("unable to write ", s.dir, "/", recordFile, ": ", diag.Str(err))
+	}
+	if !child {
+		s.watch(h)
+	}
+}
+
+// watch reports on s.exited when a process that is not our child exits:
+// its pidfd becomes readable, which the runtime's poller waits for.
+func (s *supervisor) watch(h *proc.Handle) {
+	fd, err := unix.FcntlInt(uintptr(h.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	pid := h.Pid
+	go func() {
+		defer f.Close()
+		if rc, err := f.SyscallConn(); err == nil {
+			rc.Read(func(fd uintptr) bool {
+				p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+				n, _ := unix.Poll(p, 0)
+				return n > 0
+			})
+		}
+		s.exited <- pid
+	}()
 }
 
 // stamp records now as the time of the last state change.
@@ -341,24 +560,24 @@ func (s *supervisor) stamp() { s.when = tai64.FromTime(time.Now()) }
 // announce replaces supervise/status with the current state, through
 // status.new and a rename as 0.76 does, so readers never see a torn record.
 func (s *supervisor) announce() {
-	rec := status.Record{When: s.when, Pid: s.pid, Paused: s.paused, Want: s.want}
+	rec := status.Record{When: s.when, Pid: s.pid(), Paused: s.paused, Want: s.want}
 	b := rec.Encode()
 	fd, err := unix.Open("supervise/status.new", unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0644)
 	if err != nil {
-		diag.Warn(s.stderr, prog, "unable to open ", s.dir, "/supervise/status.new: ", diag.Str(err))
+		s.warn("unable to open ", s.dir, "/supervise/status.new: ", diag.Str(err))
 		return
 	}
 	n, err := unix.Write(fd, b[:])
 	unix.Close(fd)
 	if err != nil {
-		diag.Warn(s.stderr, prog, "unable to write ", s.dir, "/supervise/status.new: ", diag.Str(err))
+		s.warn("unable to write ", s.dir, "/supervise/status.new: ", diag.Str(err))
 		return
 	}
 	if n < len(b) {
-		diag.Warn(s.stderr, prog, "unable to write ", s.dir, "/supervise/status.new: partial write")
+		s.warn("unable to write ", s.dir, "/supervise/status.new: partial write")
 		return
 	}
 	if err := unix.Rename("supervise/status.new", "supervise/status"); err != nil {
-		diag.Warn(s.stderr, prog, "unable to rename ", s.dir, "/supervise/status.new to status: ", diag.Str(err))
+		s.warn("unable to rename ", s.dir, "/supervise/status.new to status: ", diag.Str(err))
 	}
 }

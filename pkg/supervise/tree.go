@@ -1,0 +1,146 @@
+package supervise
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"svkit/pkg/proc"
+)
+
+// followWait is how long supervise waits, after a run that exited 0, for
+// the pid file named by pidfile to name a live process of the service.
+const (
+	followWait = 5 * time.Second
+	followPoll = 50 * time.Millisecond
+)
+
+// tree returns the live processes of the service other than supervise:
+// the members of its cgroup, or else the descendants of supervise (run,
+// its children, and orphans reparented to supervise) and of an adopted
+// process.
+func (s *supervisor) tree() []proc.ID {
+	if s.group != nil {
+		var ids []proc.ID
+		for _, pid := range s.group.Procs() {
+			if in, err := proc.Stat(pid); err == nil && in.State != 'Z' {
+				ids = append(ids, in.ID)
+			}
+		}
+		return ids
+	}
+	roots := []int{s.self}
+	if s.main != nil && !s.mainChild {
+		roots = append(roots, s.main.Pid)
+	}
+	ids := proc.Descendants(roots...)
+	if s.main != nil && !s.mainChild {
+		ids = append(ids, s.main.ID)
+	}
+	return ids
+}
+
+// signalTree sends the signals to every process of the service, each
+// through a pidfd checked to name the process that was found.
+func (s *supervisor) signalTree(sigs ...unix.Signal) {
+	for _, id := range s.tree() {
+		h, err := proc.Open(id)
+		if err != nil {
+			continue
+		}
+		if s.group == nil || s.group.Contains(id.Pid) {
+			for _, sig := range sigs {
+				h.Signal(sig)
+			}
+		}
+		h.Close()
+	}
+}
+
+// killTree sends KILL to the service's process and its whole tree. A
+// cgroup is frozen meanwhile, so that nothing in it escapes by forking.
+func (s *supervisor) killTree() {
+	s.signal(unix.SIGKILL)
+	if s.group != nil && s.group.Freeze(true) == nil {
+		defer s.group.Freeze(false)
+	}
+	s.signalTree(unix.SIGKILL)
+}
+
+// startFollowing begins polling for the pid file of a daemon that put
+// itself in the background.
+func (s *supervisor) startFollowing() {
+	s.following = true
+	s.followEnd = time.Now().Add(followWait)
+	s.followTick = time.NewTicker(followPoll)
+	s.followC = s.followTick.C
+	s.tryFollow()
+}
+
+func (s *supervisor) stopFollowing() {
+	if s.followTick != nil {
+		s.followTick.Stop()
+	}
+	s.following, s.followTick, s.followC = false, nil, nil
+}
+
+// tryFollow adopts the process named by the pid file if it is alive and
+// belongs to the service (a descendant reparented to supervise, or a
+// member of its cgroup); a pid file naming any other process is ignored.
+func (s *supervisor) tryFollow() {
+	if pid := readPidfile(readConfig(filePidfile)); pid > 1 && pid != s.self {
+		if in, err := proc.Stat(pid); err == nil && in.State != 'Z' && s.owns(in) {
+			if h, err := proc.Open(in.ID); err == nil {
+				s.stopFollowing()
+				s.setMain(h, in.PPid == s.self, in.PPid != s.self)
+				s.announce()
+				return
+			}
+		}
+	}
+	if time.Now().After(s.followEnd) {
+		s.stopFollowing()
+		s.serviceDown()
+	}
+}
+
+// owns reports whether a process belongs to the service.
+func (s *supervisor) owns(in proc.Info) bool {
+	if s.group != nil {
+		return s.group.Contains(in.Pid)
+	}
+	if in.PPid == s.self {
+		return true
+	}
+	for _, id := range proc.Descendants(s.self) {
+		if id == in.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// readPidfile returns the pid in the first line of the named file, or 0.
+func readPidfile(path string) int {
+	if path == "" {
+		return 0
+	}
+	b := make([]byte, 64)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return 0
+	}
+	n, _ := unix.Read(fd, b)
+	unix.Close(fd)
+	if n <= 0 {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b[:n]), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		return 0
+	}
+	return pid
+}
