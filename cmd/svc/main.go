@@ -1,0 +1,10 @@
+// Command svc controls services monitored by supervise (daemontools 0.76).
+package main
+
+import (
+	"os"
+
+	"svkit/pkg/svc"
+)
+
+func main() { os.Exit(svc.Main(os.Args, os.Stdout, os.Stderr)) }

@@ -1,0 +1,11 @@
+// Command svok checks whether supervise is running for a service directory
+// (daemontools 0.76).
+package main
+
+import (
+	"os"
+
+	"svkit/pkg/svok"
+)
+
+func main() { os.Exit(svok.Main(os.Args, os.Stdout, os.Stderr)) }

@@ -1,0 +1,11 @@
+// Command svstat prints the status of services monitored by supervise
+// (daemontools 0.76).
+package main
+
+import (
+	"os"
+
+	"svkit/pkg/svstat"
+)
+
+func main() { os.Exit(svstat.Main(os.Args, os.Stdout, os.Stderr)) }

@@ -1,0 +1,158 @@
+// Package svstat is daemontools' svstat: one status line per service
+// directory, computed from DIR/down, DIR/supervise/ok and the 18-byte
+// DIR/supervise/status.
+//
+//	svstat dirs...
+//
+// Line formats the line for a decoded record; Status produces the whole
+// text after "DIR: " for a directory, including its error variants.
+package svstat
+
+import (
+	"bufio"
+	"io"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"svkit/pkg/control"
+	"svkit/pkg/diag"
+	"svkit/pkg/status"
+	"svkit/pkg/tai64"
+)
+
+const prog = "svstat"
+
+// Seconds is the "S seconds" figure of svstat: now minus the record's TAI64
+// seconds (nanoseconds ignored), 0 when the stamp is in the future. Like
+// 0.76 it goes through a double (tai_approx), so differences beyond 2^53
+// round the same way.
+func Seconds(r status.Record, now time.Time) uint64 {
+	n := tai64.FromTime(now).Sec
+	when := r.When.Sec
+	if n < when {
+		when = n
+	}
+	return uint64(float64(n - when))
+}
+
+// Line is the text svstat prints after "DIR: " for a running supervise whose
+// status record is r; normallyUp is true when DIR/down does not exist.
+func Line(r status.Record, normallyUp bool, now time.Time) string {
+	b := make([]byte, 0, 80)
+	if r.Pid != 0 {
+		b = append(b, "up (pid "...)
+		b = strconv.AppendUint(b, uint64(uint32(r.Pid)), 10)
+		b = append(b, ") "...)
+	} else {
+		b = append(b, "down "...)
+	}
+	b = strconv.AppendUint(b, Seconds(r, now), 10)
+	b = append(b, " seconds"...)
+	if r.Pid != 0 && !normallyUp {
+		b = append(b, ", normally down"...)
+	}
+	if r.Pid == 0 && normallyUp {
+		b = append(b, ", normally up"...)
+	}
+	if r.Pid != 0 && r.Paused {
+		b = append(b, ", paused"...)
+	}
+	if r.Pid == 0 && r.Want == status.WantUp {
+		b = append(b, ", want up"...)
+	}
+	if r.Pid != 0 && r.Want == status.WantDown {
+		b = append(b, ", want down"...)
+	}
+	return string(b)
+}
+
+// Status returns the text svstat prints after "DIR: " for dir at time now:
+// the status line, or one of 0.76's error variants.
+func Status(dir string, now time.Time) string {
+	dfd, err := control.OpenDir(dir)
+	if err != nil {
+		return "unable to chdir: " + diag.Str(err)
+	}
+	defer unix.Close(dfd)
+
+	normallyUp := false
+	var st unix.Stat_t
+	if err := unix.Fstatat(dfd, "down", &st, 0); err != nil {
+		if err != unix.ENOENT {
+			return "unable to stat down: " + diag.Str(err)
+		}
+		normallyUp = true
+	}
+
+	if err := control.OpenOKAt(dfd); err != nil {
+		if err == unix.ENXIO {
+			return "supervise not running"
+		}
+		return "unable to open supervise/ok: " + control.ErrText(err)
+	}
+
+	r, err := readStatus(dfd)
+	if err != nil {
+		return err.Error()
+	}
+	return Line(r, normallyUp, now)
+}
+
+type lineError string
+
+func (e lineError) Error() string { return string(e) }
+
+// readStatus reads supervise/status below dfd with one read, as 0.76 does.
+// It does not follow a symlink and does not block on a FIFO.
+func readStatus(dfd int) (status.Record, error) {
+	fd, err := unix.Openat(dfd, "supervise/status", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if err == unix.ELOOP && isSymlink(dfd, "supervise/status") {
+			return status.Record{}, lineError("unable to open supervise/status: " + control.ErrSymlink.Error())
+		}
+		return status.Record{}, lineError("unable to open supervise/status: " + diag.Str(err))
+	}
+	defer unix.Close(fd)
+	var b [status.Size]byte
+	var n int
+	for {
+		n, err = unix.Read(fd, b[:])
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return status.Record{}, lineError("unable to read supervise/status: " + diag.Str(err))
+	}
+	r, err := status.Decode(b[:n])
+	if err != nil {
+		return status.Record{}, lineError("unable to read supervise/status: bad format")
+	}
+	return r, nil
+}
+
+func isSymlink(dfd int, name string) bool {
+	var st unix.Stat_t
+	return unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK
+}
+
+// Main runs svstat with argv (argv[0] is the program name). It takes no
+// options: every argument, "-z" or "--" included, is a directory.
+func Main(argv []string, stdout, stderr io.Writer) int {
+	fd, err := unix.Open(".", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to open current directory: ", diag.Str(err))
+	}
+	unix.Close(fd)
+	w := bufio.NewWriterSize(stdout, 1024)
+	for _, dir := range argv[min(1, len(argv)):] {
+		w.WriteString(dir)
+		w.WriteString(": ")
+		w.WriteString(Status(dir, time.Now()))
+		w.WriteString("\n")
+	}
+	w.Flush()
+	return 0
+}
