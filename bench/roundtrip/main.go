@@ -4,17 +4,20 @@
 // up again (a pid, wanted up). It prints the median and the 99th percentile
 // in milliseconds.
 //
-//	roundtrip [-n N] [-mode pause|b2b|both] [-pause 1.1s] [-timeout 10s] SVC DIR
+//	roundtrip [-n N] [-mode pause|b2b|both] [-pause 1.1s] [-timeout 10s] [-s6] SVC DIR
 //
 // SVC is the svc binary to use (Debian's /usr/bin/svc or svkit's), DIR a
 // service directory already run by the supervise under test, with a run
 // that starts quickly and dies on TERM. Mode "pause" sleeps after each up
 // (daemontools 0.76 supervise blocks for 1 s after every start, so this
 // measures reaction time outside that window); "b2b" runs the round trips
-// back to back (so 0.76's 1-second sleep is included).
+// back to back (so 0.76's 1-second sleep is included). With -s6 the status
+// file is read in s6-supervise's layout (pid as a big-endian 64-bit number
+// at offset 24); runsv writes daemontools' layout.
 package main
 
 import (
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
@@ -31,6 +34,7 @@ func main() {
 	mode := flag.String("mode", "both", "pause, b2b or both")
 	pause := flag.Duration("pause", 1100*time.Millisecond, "sleep after each up in pause mode")
 	timeout := flag.Duration("timeout", 10*time.Second, "give up on one state change after this long")
+	s6 := flag.Bool("s6", false, "read s6-supervise's status layout")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: roundtrip [-n N] [-mode pause|b2b|both] [-pause 1.1s] [-timeout 10s] SVC DIR")
 		flag.PrintDefaults()
@@ -51,7 +55,7 @@ func main() {
 		flag.Usage()
 		os.Exit(100)
 	}
-	b := &bench{svc: svc, dir: dir, timeout: *timeout}
+	b := &bench{svc: svc, dir: dir, timeout: *timeout, s6: *s6}
 	// Start from a known state: up, and out of any post-start sleep.
 	if err := b.up(); err != nil {
 		fatal(err)
@@ -84,6 +88,7 @@ func fatal(err error) {
 type bench struct {
 	svc, dir string
 	timeout  time.Duration
+	s6       bool
 }
 
 func (b *bench) svcRun(letter string) error {
@@ -99,7 +104,7 @@ func (b *bench) waitFor(what string, cond func(status.Record) bool) error {
 	deadline := time.Now().Add(b.timeout)
 	path := filepath.Join(b.dir, "supervise", "status")
 	for {
-		r, err := status.Read(path)
+		r, err := b.read(path)
 		if err == nil && cond(r) {
 			return nil
 		}
@@ -108,6 +113,20 @@ func (b *bench) waitFor(what string, cond func(status.Record) bool) error {
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
+}
+
+// read returns the status in daemontools' terms.
+func (b *bench) read(path string) (status.Record, error) {
+	if !b.s6 {
+		return status.Read(path)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil || len(raw) < 32 {
+		return status.Record{}, fmt.Errorf("s6 status: %v (%d bytes)", err, len(raw))
+	}
+	// s6 keeps the wanted state in its flags byte; the benchmark only
+	// needs the pid, so "up" is any pid.
+	return status.Record{Pid: int(binary.BigEndian.Uint64(raw[24:32])), Want: status.WantUp}, nil
 }
 
 func (b *bench) up() error {

@@ -5,7 +5,6 @@
 package cgroup
 
 import (
-	"bufio"
 	"errors"
 	"os"
 	"path/filepath"
@@ -25,47 +24,17 @@ type Group struct {
 // ErrUnavailable means there is no cgroup v2 hierarchy to use.
 var ErrUnavailable = errors.New("cgroup v2 unavailable")
 
-// mountpoint returns where the cgroup v2 hierarchy is mounted.
+// mountpoint returns where the cgroup v2 hierarchy is mounted: at
+// /sys/fs/cgroup on a unified system, or at /sys/fs/cgroup/unified on a
+// hybrid one (as systemd sets them up).
 func mountpoint() (string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// id parent maj:min root mountpoint opts ... - fstype source opts
-		line := sc.Text()
-		sep := strings.Index(line, " - ")
-		if sep < 0 {
-			continue
-		}
-		post := strings.Fields(line[sep+3:])
-		pre := strings.Fields(line[:sep])
-		if len(post) > 0 && post[0] == "cgroup2" && len(pre) >= 5 && pre[3] == "/" {
-			return unescape(pre[4]), nil
+	for _, p := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		var st unix.Statfs_t
+		if unix.Statfs(p, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+			return p, nil
 		}
 	}
 	return "", ErrUnavailable
-}
-
-// unescape undoes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // ownPath returns this process's cgroup v2 path ("0::/path").

@@ -9,14 +9,6 @@ import (
 	"svkit/internal/testenv"
 )
 
-func TestUnescape(t *testing.T) {
-	for in, want := range map[string]string{`/sys/fs/cgroup`: "/sys/fs/cgroup", `/a\040b`: "/a b", `/x\`: `/x\`} {
-		if got := unescape(in); got != want {
-			t.Errorf("unescape(%q) = %q", in, got)
-		}
-	}
-}
-
 // TestGroup starts a process tree inside a new cgroup and kills it with
 // cgroup.kill. Needs root and a writable cgroup v2 hierarchy.
 func TestGroup(t *testing.T) {

@@ -1,8 +1,8 @@
 package supervise
 
 import (
-	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -23,7 +23,7 @@ import (
 const recordFile = "supervise/process"
 
 func writeRecord(id proc.ID) error {
-	line := fmt.Sprintf("%d %d %s\n", id.Pid, id.Start, proc.BootID())
+	line := strconv.Itoa(id.Pid) + " " + strconv.FormatUint(id.Start, 10) + " " + proc.BootID() + "\n"
 	return replaceFile(recordFile, []byte(line), 0644)
 }
 
@@ -36,12 +36,15 @@ func readRecord() (proc.ID, bool) {
 	if err != nil {
 		return proc.ID{}, false
 	}
-	var id proc.ID
-	var boot string
-	if n, _ := fmt.Sscanf(strings.TrimSpace(string(b)), "%d %d %s", &id.Pid, &id.Start, &boot); n != 3 {
+	f := strings.Fields(string(b))
+	if len(f) != 3 {
 		return proc.ID{}, false
 	}
-	if id.Pid <= 1 || boot != proc.BootID() || !id.Alive() {
+	var id proc.ID
+	var err1, err2 error
+	id.Pid, err1 = strconv.Atoi(f[0])
+	id.Start, err2 = strconv.ParseUint(f[1], 10, 64)
+	if err1 != nil || err2 != nil || id.Pid <= 1 || f[2] != proc.BootID() || !id.Alive() {
 		return proc.ID{}, false
 	}
 	return id, true

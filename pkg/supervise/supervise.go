@@ -11,10 +11,10 @@ package supervise
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -144,7 +144,7 @@ func (s *supervisor) openGroup() {
 	if unix.Stat(".", &st) != nil {
 		return
 	}
-	g, err := cgroup.Open(fmt.Sprintf("svkit-%x-%x", st.Dev, st.Ino))
+	g, err := cgroup.Open("svkit-" + strconv.FormatUint(st.Dev, 16) + "-" + strconv.FormatUint(st.Ino, 16))
 	if err == nil {
 		s.group = g
 	}
