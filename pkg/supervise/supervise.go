@@ -80,12 +80,20 @@ type supervisor struct {
 	followC    <-chan time.Time
 
 	exited chan int // pids of watched non-child processes that exited
+
+	gotTerm   bool // TERM was sent to the service's process (runit's stat flag)
+	history        // exit history, back-off and the finish script
+	readiness      // whether and how the service says it is ready
 }
 
 // setup performs 0.76's start-up sequence. It returns 0 or an exit code.
 func (s *supervisor) setup() int {
 	s.self = os.Getpid()
 	s.exited = make(chan int, 1)
+	s.readyC = make(chan int, 1)
+	s.notifyC = make(chan notifyMsg, 1)
+	s.notifyW = -1
+	s.exitCode = -1 // no run has ended yet
 	if err := os.Chdir(s.dir); err != nil {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to chdir to ", s.dir, ": ", diag.Str(err))
 	}
@@ -126,6 +134,7 @@ func (s *supervisor) setup() int {
 	s.stamp()
 	s.adopt()
 	s.announce()
+	s.openNotifySocket()
 
 	unix.Mkfifo("supervise/ok", 0600)
 	if _, err := openFIFO("supervise/ok", unix.O_RDONLY); err != nil {
@@ -227,7 +236,7 @@ func (s *supervisor) pid() int {
 // done reports whether supervise may exit: svc -x was received, the service
 // is down, and no stop is still in progress.
 func (s *supervisor) done() bool {
-	return s.exit && s.main == nil && !s.following && s.kill == nil
+	return s.exit && s.main == nil && !s.following && s.kill == nil && s.finish == nil
 }
 
 // loop supervises until done.
@@ -252,8 +261,23 @@ func (s *supervisor) loop() {
 			}
 		case <-s.restartC:
 			s.restart, s.restartC = nil, nil
-			if s.main == nil && !s.following && s.want == status.WantUp && !s.exit {
+			s.backoffUntil = time.Time{}
+			if s.idle() && s.want == status.WantUp && !s.exit {
+				s.restarts++
 				s.start()
+			}
+		case gen := <-s.readyC:
+			if gen == s.generation && s.main != nil {
+				s.becomeReady()
+			}
+		case m := <-s.notifyC:
+			s.notified(m)
+		case <-s.checkC:
+			s.runCheck()
+		case <-s.finishKillC:
+			s.finishKill, s.finishKillC = nil, nil
+			if s.finish != nil {
+				s.finish.Signal(unix.SIGKILL)
 			}
 		case <-s.killC:
 			s.kill, s.killC = nil, nil
@@ -297,9 +321,12 @@ func (s *supervisor) command(c byte) {
 	switch c {
 	case 'd':
 		s.want = status.WantDown
+		s.cancelRestart()
 		if s.main != nil {
-			s.signal(s.downSignal())
+			sig := s.downSignal()
+			s.signal(sig)
 			s.signal(unix.SIGCONT)
+			s.gotTerm = sig == unix.SIGTERM
 			s.paused = false
 			s.armKill()
 		} else if s.following {
@@ -309,16 +336,14 @@ func (s *supervisor) command(c byte) {
 		s.announce()
 	case 'u':
 		s.want = status.WantUp
+		s.restarts, s.deaths = 0, 0
 		s.announce()
-		if s.main == nil && !s.following {
-			s.start()
-		}
+		s.startNow()
 	case 'o':
 		s.want = status.WantOnce
+		s.restarts, s.deaths = 0, 0
 		s.announce()
-		if s.main == nil && !s.following {
-			s.start()
-		}
+		s.startNow()
 	case 'a':
 		s.signal(unix.SIGALRM)
 	case 'h':
@@ -327,6 +352,7 @@ func (s *supervisor) command(c byte) {
 		s.signal(unix.SIGKILL)
 	case 't':
 		s.signal(unix.SIGTERM)
+		s.gotTerm = s.main != nil
 	case 'i':
 		s.signal(unix.SIGINT)
 	case 'p':
@@ -363,8 +389,13 @@ func (s *supervisor) reap() {
 		if pid <= 0 || err != nil {
 			break
 		}
-		if s.main != nil && s.mainChild && pid == s.main.Pid {
+		switch {
+		case s.main != nil && s.mainChild && pid == s.main.Pid:
 			s.mainDied(&ws)
+		case s.finish != nil && pid == s.finish.Pid:
+			s.finishDone()
+		case s.checkPid != 0 && pid == s.checkPid:
+			s.checkDone(ws)
 		}
 	}
 	// A stop in progress is over once nothing of the service is left.
@@ -379,7 +410,10 @@ func (s *supervisor) mainDied(ws *unix.WaitStatus) {
 	wasRun := s.mainIsRun
 	s.main.Close()
 	s.main = nil
+	s.gotTerm = false
 	removeRecord()
+	s.stopReadiness()
+	s.recordExit(ws)
 	if wasRun && ws != nil && ws.Exited() && ws.ExitStatus() == 0 && s.want != status.WantDown && readConfig(filePidfile) != "" {
 		// A daemon that puts itself in the background: wait for its
 		// pid file before calling the service down.
@@ -390,17 +424,48 @@ func (s *supervisor) mainDied(ws *unix.WaitStatus) {
 }
 
 // serviceDown publishes that the service is down, finishes a stop (the rest
-// of the tree goes too) and schedules the restart.
+// of the tree goes too), runs ./finish if there is one, and then schedules
+// the restart.
 func (s *supervisor) serviceDown() {
 	s.stamp()
-	s.announce()
+	s.diedAt = time.Now()
 	if s.want != status.WantUp || s.exit {
 		sig := s.downSignal()
 		s.signalTree(sig, unix.SIGCONT)
 		s.armKill()
+	} else {
+		s.restartAt = s.nextStart()
+	}
+	if s.startFinish() {
+		s.announce()
 		return
 	}
-	s.scheduleStart(s.lastStart.Add(restartDelay))
+	s.announce()
+	s.afterDown()
+}
+
+// afterDown schedules the automatic restart of a service that is down and
+// wanted up.
+func (s *supervisor) afterDown() {
+	if s.want == status.WantUp && !s.exit && s.idle() {
+		s.scheduleStart(s.restartAt)
+	}
+}
+
+// startNow starts run for svc -u or -o: at once if nothing runs, or as
+// soon as finish is done.
+func (s *supervisor) startNow() {
+	if s.idle() {
+		s.start()
+	} else if s.finish != nil {
+		s.startAfterFinish = true
+	}
+}
+
+// idle reports whether nothing of the service runs or is about to: run is
+// down, no pid file is awaited and finish is not running.
+func (s *supervisor) idle() bool {
+	return s.main == nil && !s.following && s.finish == nil
 }
 
 // scheduleStart starts run at the given time, or now if that has passed.
@@ -413,12 +478,15 @@ func (s *supervisor) scheduleStart(at time.Time) {
 	s.cancelRestart()
 	s.restart = time.NewTimer(d)
 	s.restartC = s.restart.C
+	s.backoffUntil = at
+	s.writeInfo()
 }
 
 func (s *supervisor) cancelRestart() {
 	if s.restart != nil {
 		s.restart.Stop()
 		s.restart, s.restartC = nil, nil
+		s.backoffUntil = time.Time{}
 	}
 }
 
@@ -453,7 +521,9 @@ func (s *supervisor) start() {
 		s.killTree()
 	}
 	s.lastStart = time.Now()
-	pid, pidfd, err := s.fork()
+	files, env := s.prepareReadiness()
+	pid, pidfd, err := s.fork(files, env)
+	s.startedReadiness(err == nil)
 	if err != nil {
 		if e := diag.Errno(err); e == unix.EAGAIN || e == unix.ENOMEM {
 			s.warn("unable to fork for ", s.dir, ", sleeping 60 seconds: ", diag.Str(err))
@@ -486,10 +556,13 @@ func (s *supervisor) start() {
 	s.announce()
 }
 
+// runFiles are run's descriptors when no readiness fd is asked for.
+var runFiles = []uintptr{0, 1, 2}
+
 // fork starts ./run, in the service's cgroup if there is one. If starting
 // into the cgroup fails where starting without it works, the cgroup is
 // given up for good.
-func (s *supervisor) fork() (pid, pidfd int, err error) {
+func (s *supervisor) fork(files []uintptr, env []string) (pid, pidfd int, err error) {
 	try := func(useGroup bool) (int, int, error) {
 		pidfd := -1
 		sys := &syscall.SysProcAttr{PidFD: &pidfd}
@@ -498,8 +571,8 @@ func (s *supervisor) fork() (pid, pidfd int, err error) {
 			sys.CgroupFD = s.group.Fd()
 		}
 		pid, err := syscall.ForkExec("./run", runArgv, &syscall.ProcAttr{
-			Env:   os.Environ(),
-			Files: []uintptr{0, 1, 2},
+			Env:   env,
+			Files: files,
 			Sys:   sys,
 		})
 		return pid, pidfd, err
@@ -580,4 +653,5 @@ func (s *supervisor) announce() {
 	if err := unix.Rename("supervise/status.new", "supervise/status"); err != nil {
 		s.warn("unable to rename ", s.dir, "/supervise/status.new to status: ", diag.Str(err))
 	}
+	s.writeInfo()
 }

@@ -173,8 +173,9 @@ func TestStartupFiles(t *testing.T) {
 			}
 			wantNames := "control lock ok status"
 			if im.name == "svkit" {
-				// svkit adds the process record it re-adopts a service by.
-				wantNames = "control lock ok process status"
+				// svkit adds the process record it re-adopts a service
+				// by, its extended state and runit's pid and stat.
+				wantNames = "control info lock ok pid process stat status"
 			}
 			if got := strings.Join(names, " "); got != wantNames {
 				t.Errorf("supervise/ holds %q", got)
@@ -377,6 +378,7 @@ func TestOnce(t *testing.T) {
 			if r.Want != 0 {
 				t.Errorf("want byte %d after o", r.Want)
 			}
+			readFileWait(t, filepath.Join(dir, "runs"))
 			syscall.Kill(r.Pid, syscall.SIGKILL)
 			waitStatus(t, dir, "down", isDown)
 			if got := svstat(t, dir); got != "down S seconds\n" {

@@ -106,7 +106,9 @@ func (s *supervisor) tryFollow() {
 	}
 }
 
-// owns reports whether a process belongs to the service.
+// owns reports whether a process belongs to the service: it is in the
+// service's cgroup, or descends from supervise (through run, or reparented
+// to it) or from an adopted process.
 func (s *supervisor) owns(in proc.Info) bool {
 	if s.group != nil {
 		return s.group.Contains(in.Pid)
@@ -114,7 +116,7 @@ func (s *supervisor) owns(in proc.Info) bool {
 	if in.PPid == s.self {
 		return true
 	}
-	for _, id := range proc.Descendants(s.self) {
+	for _, id := range s.tree() {
 		if id == in.ID {
 			return true
 		}

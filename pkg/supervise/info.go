@@ -1,0 +1,76 @@
+package supervise
+
+import (
+	"strconv"
+	"time"
+
+	"svkit/pkg/diag"
+	"svkit/pkg/status"
+	"svkit/pkg/svinfo"
+)
+
+// writeInfo publishes the extended state: supervise/info for svkit's
+// svstat -j and svwait, and runit's supervise/pid and supervise/stat text
+// files for runit-aware tools. Each is replaced through a rename.
+func (s *supervisor) writeInfo() {
+	in := svinfo.Info{
+		State:      svinfo.Down,
+		Pid:        s.pid(),
+		Since:      s.when.Time().UnixNano(),
+		Ready:      s.ready && s.main != nil,
+		ReadySince: unixNano(s.readySince),
+		Started:    unixNano(s.lastStart),
+		ExitCode:   s.exitCode,
+		ExitSignal: s.exitSignal,
+		Restarts:   s.restarts,
+		Backoff:    unixNano(s.backoffUntil),
+		StatusText: s.statusText,
+	}
+	stat := "down"
+	switch {
+	case s.main != nil:
+		in.State, stat = svinfo.Up, "run"
+	case s.finish != nil:
+		in.State, stat = svinfo.Finish, "finish"
+	}
+	if !in.Ready {
+		in.ReadySince = 0
+	}
+	if s.main != nil && s.paused {
+		stat += ", paused"
+	}
+	if s.main != nil && s.gotTerm {
+		stat += ", got TERM"
+	}
+	if s.main != nil || s.finish != nil {
+		switch {
+		case s.exit:
+			stat += ", want exit"
+		case s.want == status.WantDown:
+			stat += ", want down"
+		}
+	}
+	pid := ""
+	if s.main != nil {
+		pid = strconv.Itoa(s.main.Pid) + "\n"
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{
+		{svinfo.File, in.Encode()},
+		{"supervise/stat", []byte(stat + "\n")},
+		{"supervise/pid", []byte(pid)},
+	} {
+		if err := replaceFile(f.name, f.data, 0644); err != nil {
+			s.warn("unable to write ", s.dir, "/", f.name, ": ", diag.Str(err))
+		}
+	}
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}

@@ -1,0 +1,147 @@
+// Package svinfo reads and writes supervise/info, the text file in which
+// svkit's supervise publishes the state that the 18-byte supervise/status
+// record has no room for: readiness, the last exit, the restart count, the
+// back-off deadline, whether finish is running. It is replaced through a
+// rename on every change, so a reader sees one whole version.
+//
+// The format is one "key=value" per line, in this order:
+//
+//	state=up|down|finish    down: nothing runs; finish: ./finish runs
+//	pid=N                   the service's process, 0 when not up
+//	since=NS                Unix nanoseconds of the last state change
+//	ready=0|1               the service said it is ready (or has no readiness source)
+//	readysince=NS           when it became ready, 0 if not ready
+//	started=NS              when run was last started, 0 if never
+//	exitcode=N              the last run's exit code, -1 if killed by a signal or unknown
+//	exitsignal=N            the signal that killed it, 0 if none
+//	restarts=N              automatic restarts since the service was last wanted up
+//	backoff=NS              when the next automatic start is due, 0 if none pending
+//	statustext=TEXT         STATUS= of the last sd_notify message, newlines as spaces
+//
+// Unknown keys are ignored by readers, so later versions may add keys.
+package svinfo
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// File is the path of the info file relative to a service directory.
+const File = "supervise/info"
+
+// States.
+const (
+	Down   = "down"
+	Up     = "up"
+	Finish = "finish"
+)
+
+// Info is the extended state of one service.
+type Info struct {
+	State      string
+	Pid        int
+	Since      int64
+	Ready      bool
+	ReadySince int64
+	Started    int64
+	ExitCode   int
+	ExitSignal int
+	Restarts   int
+	Backoff    int64
+	StatusText string
+}
+
+// Encode returns the file content.
+func (in *Info) Encode() []byte {
+	b := make([]byte, 0, 256)
+	kv := func(k, v string) {
+		b = append(b, k...)
+		b = append(b, '=')
+		b = append(b, v...)
+		b = append(b, '\n')
+	}
+	num := func(k string, v int64) { kv(k, strconv.FormatInt(v, 10)) }
+	kv("state", in.State)
+	num("pid", int64(in.Pid))
+	num("since", in.Since)
+	ready := "0"
+	if in.Ready {
+		ready = "1"
+	}
+	kv("ready", ready)
+	num("readysince", in.ReadySince)
+	num("started", in.Started)
+	num("exitcode", int64(in.ExitCode))
+	num("exitsignal", int64(in.ExitSignal))
+	num("restarts", int64(in.Restarts))
+	num("backoff", in.Backoff)
+	kv("statustext", strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == 0 {
+			return ' '
+		}
+		return r
+	}, in.StatusText))
+	return b
+}
+
+// ErrBadFormat is returned for content that is not an info file.
+var ErrBadFormat = errors.New("bad format")
+
+// Decode parses the file content.
+func Decode(b []byte) (Info, error) {
+	var in Info
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 1024), 64*1024)
+	seen := false
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			return Info{}, ErrBadFormat
+		}
+		var err error
+		switch k {
+		case "state":
+			in.State, seen = v, true
+		case "pid":
+			in.Pid, err = strconv.Atoi(v)
+		case "since":
+			in.Since, err = strconv.ParseInt(v, 10, 64)
+		case "ready":
+			in.Ready = v == "1"
+		case "readysince":
+			in.ReadySince, err = strconv.ParseInt(v, 10, 64)
+		case "started":
+			in.Started, err = strconv.ParseInt(v, 10, 64)
+		case "exitcode":
+			in.ExitCode, err = strconv.Atoi(v)
+		case "exitsignal":
+			in.ExitSignal, err = strconv.Atoi(v)
+		case "restarts":
+			in.Restarts, err = strconv.Atoi(v)
+		case "backoff":
+			in.Backoff, err = strconv.ParseInt(v, 10, 64)
+		case "statustext":
+			in.StatusText = v
+		}
+		if err != nil {
+			return Info{}, ErrBadFormat
+		}
+	}
+	if sc.Err() != nil || !seen {
+		return Info{}, ErrBadFormat
+	}
+	return in, nil
+}
+
+// Read reads dir/supervise/info.
+func Read(dir string) (Info, error) {
+	b, err := os.ReadFile(dir + "/" + File)
+	if err != nil {
+		return Info{}, err
+	}
+	return Decode(b)
+}
