@@ -143,7 +143,7 @@ func (s *supervisor) finishDone() {
 		s.finishKill.Stop()
 		s.finishKill, s.finishKillC = nil, nil
 	}
-	s.writeInfo()
+	s.extDirty = true
 	if s.startAfterFinish {
 		// svc -u or -o arrived while finish ran.
 		s.startAfterFinish = false

@@ -9,6 +9,13 @@ import (
 	"svkit/pkg/svinfo"
 )
 
+// extFiles is what was last written to the extended files, so that a file
+// whose content did not change is not rewritten.
+type extFiles struct {
+	info, stat, pid string
+	written         bool
+}
+
 // writeInfo publishes the extended state: supervise/info for svkit's
 // svstat -j and svwait, and runit's supervise/pid and supervise/stat text
 // files for runit-aware tools. Each is replaced through a rename.
@@ -54,18 +61,28 @@ func (s *supervisor) writeInfo() {
 	if s.main != nil {
 		pid = strconv.Itoa(s.main.Pid) + "\n"
 	}
+	s.extDirty = false
+	info := string(in.Encode())
+	stat += "\n"
 	for _, f := range []struct {
 		name string
-		data []byte
+		data string
+		last *string
 	}{
-		{svinfo.File, in.Encode()},
-		{"supervise/stat", []byte(stat + "\n")},
-		{"supervise/pid", []byte(pid)},
+		{svinfo.File, info, &s.ext.info},
+		{"supervise/stat", stat, &s.ext.stat},
+		{"supervise/pid", pid, &s.ext.pid},
 	} {
-		if err := replaceFile(f.name, f.data, 0644); err != nil {
-			s.warn("unable to write ", s.dir, "/", f.name, ": ", diag.Str(err))
+		if s.ext.written && *f.last == f.data {
+			continue
 		}
+		if err := replaceFile(f.name, []byte(f.data), 0644); err != nil {
+			s.warn("unable to write ", s.dir, "/", f.name, ": ", diag.Str(err))
+			continue
+		}
+		*f.last = f.data
 	}
+	s.ext.written = true
 }
 
 func unixNano(t time.Time) int64 {

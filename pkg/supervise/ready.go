@@ -128,7 +128,7 @@ func (s *supervisor) becomeReady() {
 		return
 	}
 	s.ready, s.readySince = true, time.Now()
-	s.writeInfo()
+	s.extDirty = true
 }
 
 // stopReadiness drops what watched the last run's readiness.
@@ -226,7 +226,7 @@ func (s *supervisor) notified(m notifyMsg) {
 		}
 	}
 	if changed {
-		s.writeInfo()
+		s.extDirty = true
 	}
 }
 

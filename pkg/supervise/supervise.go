@@ -82,8 +82,10 @@ type supervisor struct {
 	exited chan int // pids of watched non-child processes that exited
 
 	gotTerm   bool // TERM was sent to the service's process (runit's stat flag)
-	history        // exit history, back-off and the finish script
-	readiness      // whether and how the service says it is ready
+	extDirty  bool // info, stat and pid need rewriting
+	ext       extFiles
+	history   // exit history, back-off and the finish script
+	readiness // whether and how the service says it is ready
 }
 
 // setup performs 0.76's start-up sequence. It returns 0 or an exit code.
@@ -252,6 +254,23 @@ func (s *supervisor) loop() {
 		s.start()
 	}
 	for !s.done() {
+		if s.extDirty {
+			// The extended files follow the status record, written
+			// once the events at hand are handled: a command or a
+			// death arriving meanwhile is handled first, and the
+			// files are written once for both.
+			select {
+			case <-chld:
+				s.reap()
+				continue
+			case cmds := <-commands:
+				s.commands(cmds)
+				commands <- nil
+				continue
+			default:
+			}
+			s.writeInfo()
+		}
 		select {
 		case <-chld:
 			s.reap()
@@ -285,9 +304,7 @@ func (s *supervisor) loop() {
 		case <-s.followC:
 			s.tryFollow()
 		case cmds := <-commands:
-			for _, c := range cmds {
-				s.command(c)
-			}
+			s.commands(cmds)
 			commands <- nil // hand the buffer back
 		}
 	}
@@ -316,6 +333,13 @@ func (s *supervisor) readControl(out chan []byte) {
 	}
 }
 
+// commands acts on the bytes of one read from supervise/control.
+func (s *supervisor) commands(cmds []byte) {
+	for _, c := range cmds {
+		s.command(c)
+	}
+}
+
 // command acts on one control byte. Unknown bytes are ignored, as in 0.76.
 func (s *supervisor) command(c byte) {
 	switch c {
@@ -337,12 +361,10 @@ func (s *supervisor) command(c byte) {
 	case 'u':
 		s.want = status.WantUp
 		s.restarts, s.deaths = 0, 0
-		s.announce()
 		s.startNow()
 	case 'o':
 		s.want = status.WantOnce
 		s.restarts, s.deaths = 0, 0
-		s.announce()
 		s.startNow()
 	case 'a':
 		s.signal(unix.SIGALRM)
@@ -453,13 +475,17 @@ func (s *supervisor) afterDown() {
 }
 
 // startNow starts run for svc -u or -o: at once if nothing runs, or as
-// soon as finish is done.
+// soon as finish is done. The start announces the new wanted state with
+// the new pid; otherwise it is announced here.
 func (s *supervisor) startNow() {
 	if s.idle() {
 		s.start()
-	} else if s.finish != nil {
+		return
+	}
+	if s.finish != nil {
 		s.startAfterFinish = true
 	}
+	s.announce()
 }
 
 // idle reports whether nothing of the service runs or is about to: run is
@@ -479,7 +505,7 @@ func (s *supervisor) scheduleStart(at time.Time) {
 	s.restart = time.NewTimer(d)
 	s.restartC = s.restart.C
 	s.backoffUntil = at
-	s.writeInfo()
+	s.extDirty = true
 }
 
 func (s *supervisor) cancelRestart() {
@@ -653,5 +679,5 @@ func (s *supervisor) announce() {
 	if err := unix.Rename("supervise/status.new", "supervise/status"); err != nil {
 		s.warn("unable to rename ", s.dir, "/supervise/status.new to status: ", diag.Str(err))
 	}
-	s.writeInfo()
+	s.extDirty = true
 }
