@@ -1,0 +1,76 @@
+// Package sysfile reads files with plain system calls. The chain-loaders
+// run other programs in the same process, so they must not open any file
+// descriptor of their own that the next program could see or that shifts
+// the numbers it gets: Go's os package registers files with the runtime
+// poller, which keeps an epoll descriptor open for the life of the process.
+package sysfile
+
+import (
+	"io"
+
+	"golang.org/x/sys/unix"
+)
+
+// ReadFile reads the whole file name, retrying on EINTR. The descriptor is
+// opened close-on-exec and always closed.
+func ReadFile(name string) ([]byte, error) {
+	fd, err := Open(name, unix.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	return ReadAll(fd)
+}
+
+// Open opens name with flags|O_CLOEXEC, retrying on EINTR.
+func Open(name string, flags int, mode uint32) (int, error) {
+	for {
+		fd, err := unix.Open(name, flags|unix.O_CLOEXEC, mode)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// ReadAll reads fd to end of file, retrying on EINTR.
+func ReadAll(fd int) ([]byte, error) {
+	buf := make([]byte, 0, 512)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return buf, err
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
+// ReaderAt reads at offsets from a descriptor with pread.
+type ReaderAt int
+
+// ReadAt implements io.ReaderAt.
+func (r ReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Pread(int(r), p[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
+}
