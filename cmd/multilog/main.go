@@ -1,0 +1,13 @@
+// Command multilog reads a sequence of lines from stdin and appends
+// selected lines to any number of automatically rotated logs.
+package main
+
+import (
+	"os"
+
+	"svkit/pkg/multilog"
+)
+
+func main() {
+	os.Exit(multilog.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
