@@ -49,6 +49,7 @@ func Main(args []string, stderr io.Writer) int {
 	}
 	s.loop()
 	s.announce()
+	s.writeInfo()
 	return 0
 }
 

@@ -31,6 +31,11 @@ func (s *supervisor) tree() []proc.ID {
 		}
 		return ids
 	}
+	if (s.main == nil || s.mainChild) && !hasChildren() {
+		// Everything of the service descends from supervise, and
+		// supervise has no child left: no need to walk /proc.
+		return nil
+	}
 	roots := []int{s.self}
 	if s.main != nil && !s.mainChild {
 		roots = append(roots, s.main.Pid)
@@ -40,6 +45,14 @@ func (s *supervisor) tree() []proc.ID {
 		ids = append(ids, s.main.ID)
 	}
 	return ids
+}
+
+// hasChildren reports whether supervise has any child, live or not yet
+// reaped, without reaping it.
+func hasChildren() bool {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	return err != unix.ECHILD
 }
 
 // signalTree sends the signals to every process of the service, each
