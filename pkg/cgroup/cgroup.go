@@ -52,16 +52,8 @@ func ownPath() (string, error) {
 }
 
 // Open opens the cgroup name below this process's own cgroup, creating it
-// if needed. An existing one that holds no process is made anew, so that no
-// setting or state left by an earlier user carries over.
+// if needed.
 func Open(name string) (*Group, error) {
-	g, err := open(name)
-	if err != nil || g.Populated() {
-		return g, err
-	}
-	if g.Remove() != nil {
-		return open(name)
-	}
 	return open(name)
 }
 
