@@ -1,0 +1,146 @@
+#!/bin/sh
+# bench/svscan.sh: svkit's svscan beside daemontools 0.76's svscan, s6-svscan
+# and runsvdir, in one run, on N plain services (default 500):
+#   up    ms from starting the scanner until every service's run has started
+#   pss   total PSS (MB) of the scanner and its supervisors, all up, and of
+#         the scanner alone
+#   down  ms to shut the tree down, until no process is left in the
+#         scanner's session (supervisors exit only after their service):
+#         svkit `svscan -o` + SIGTERM; daemontools `svc -dx` of every dir
+#         (svscan, which would restart them, is killed first); s6
+#         `s6-svscanctl -t`; runit SIGHUP to runsvdir (TERM to every runsv)
+#   idle  the scanner's own wakeups (voluntary context switches of all its
+#         threads) and CPU time per minute, all services up, over IDLE s
+# "svkit+dt-supervise" is svkit's svscan running daemontools' supervise: it
+# isolates the scanner from the supervisor.
+# Bring-up, PSS and shut-down are the medians of RUNS runs (default 3).
+# Usage: bench/svscan.sh [N]   (env: RUNS, IDLE, OUT)
+# Needs Debian's daemontools, s6 and runit (scripts/deps installs them).
+set -eu
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+N=${1:-500}
+RUNS=${RUNS:-3}
+IDLE=${IDLE:-20}
+IMPLS=${IMPLS:-svkit svkit+dt-supervise daemontools s6 runit}
+work=$(mktemp -d /tmp/svkit-bench-svscan.XXXXXX)
+bin=$work/bin
+dtbin=$work/dtbin
+mkdir -p "$bin" "$dtbin"
+CGO_ENABLED=0 go build -o "$bin/" ./cmd/svscan ./cmd/supervise
+ln -s /usr/bin/supervise "$dtbin/supervise"
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# pids_under DIR: processes whose working directory is DIR or below.
+pids_under() {
+  find /proc -mindepth 2 -maxdepth 2 -name cwd \( -lname "$1" -o -lname "$1/*" \) 2>/dev/null | cut -d/ -f3
+}
+
+# kill_under DIR: SIGKILL, by pid, whatever still works under DIR.
+kill_under() {
+  for k in 1 2 3 4 5 6 7 8 9 10; do
+    pids=$(pids_under "$1")
+    [ -n "$pids" ] || return 0
+    kill -9 $pids 2>/dev/null || true
+    sleep 0.1
+  done
+}
+
+# in_session SID: how many live processes are in session SID.
+in_session() { ps -eo sess=,stat= | awk -v s="$1" '$1 == s && $2 !~ /^Z/' | wc -l; }
+
+# kids PID: live children of PID.
+kids() { ps -eo pid=,ppid=,stat= | awk -v p="$1" '$2 == p && $3 !~ /^Z/ {print $1}'; }
+
+pss_of() {
+  for q in "$@"; do cat "/proc/$q/smaps_rollup" 2>/dev/null; done | awk '/^Pss:/ {n += $2} END {print n + 0}'
+}
+
+# wake_cpu PID: "switches ticks" of all threads of PID.
+wake_cpu() {
+  sw=$(cat /proc/$1/task/*/status | awk '/^voluntary_ctxt_switches/ {n += $2} END {print n}')
+  t=$(sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}')
+  echo "$sw $t"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# make_tree DIR: N services whose run marks itself up, then sleeps.
+make_tree() {
+  rm -rf "$1"
+  mkdir -p "$1"
+  i=0
+  while [ $i -lt "$N" ]; do
+    i=$((i+1))
+    d=$1/s$i
+    mkdir "$d"
+    printf '#!/bin/sh\n: > %s/s%d\nexec sleep 100000\n' "$up" "$i" > "$d/run"
+    chmod 755 "$d/run"
+  done
+}
+
+hz=$(getconf CLK_TCK)
+results=$work/results
+: > "$results"
+for impl in $IMPLS; do
+  for r in $(seq 1 "$RUNS"); do
+    tree=$work/$impl
+    sv=$tree/sv
+    up=$tree/up
+    rm -rf "$up"; mkdir -p "$up"
+    make_tree "$sv"
+    t0=$(now_ms)
+    case $impl in
+      svkit) PATH="$bin:$PATH" setsid "$bin/svscan" -o -k 60 "$sv" </dev/null >/dev/null 2>&1 & ;;
+      svkit+dt-supervise) PATH="$dtbin:$PATH" setsid "$bin/svscan" -o -k 60 "$sv" </dev/null >/dev/null 2>&1 & ;;
+      daemontools) setsid /usr/bin/svscan "$sv" </dev/null >/dev/null 2>&1 & ;;
+      s6) setsid /usr/bin/s6-svscan "$sv" </dev/null >/dev/null 2>&1 & ;;
+      runit) setsid /usr/bin/runsvdir "$sv" </dev/null >/dev/null 2>&1 & ;;
+    esac
+    scanner=$!
+    while [ "$(ls "$up" | wc -l)" -lt "$N" ]; do sleep 0.01; done
+    t1=$(now_ms)
+    sleep 1
+    pss=$(pss_of $scanner $(kids $scanner))
+    spss=$(pss_of $scanner)
+    if [ "$r" = 1 ]; then
+      a=$(wake_cpu $scanner)
+      sleep "$IDLE"
+      b=$(wake_cpu $scanner)
+      set -- $a $b
+      echo "$impl idle $(( ($3 - $1) * 60 / IDLE )) $(( ($4 - $2) * 1000 * 60 / hz / IDLE ))" >> "$results"
+    fi
+    t2=$(now_ms)
+    case $impl in
+      svkit*) kill -TERM $scanner ;;
+      daemontools) kill -TERM $scanner; /usr/bin/svc -dx "$sv"/* ;;
+      s6) /usr/bin/s6-svscanctl -t "$sv" ;;
+      runit) kill -HUP $scanner ;;
+    esac
+    while [ "$(in_session $scanner)" -gt 0 ]; do sleep 0.01; done
+    t3=$(now_ms)
+    wait $scanner 2>/dev/null || true
+    kill_under "$tree"
+    echo "$impl run $((t1 - t0)) $pss $((t3 - t2)) $spss" >> "$results"
+  done
+done
+
+mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+col() { awk -v i="$1" -v c="$2" '$1 == i && $2 == "run" {print $c}' "$results" | median; }
+out=${OUT:-/dev/stdout}
+{
+  printf '%s services, median of %s runs (idle: %s s, scaled to a minute)\n\n' "$N" "$RUNS" "$IDLE"
+  printf '| scanner | all up (ms) | PSS scanner+supervisors (MB) | PSS scanner (MB) | shut down (ms) | scanner wakeups/min | scanner CPU ms/min |\n'
+  printf '|---|---|---|---|---|---|---|\n'
+  for impl in $IMPLS; do
+    set -- $(awk -v i="$impl" '$1 == i && $2 == "idle" {print $3, $4}' "$results")
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$impl" "$(col "$impl" 3)" "$(mb "$(col "$impl" 4)")" \
+      "$(mb "$(col "$impl" 6)")" "$(col "$impl" 5)" "$1" "$2"
+  done
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+  printf '\nratios to daemontools (up, shut down): svkit %s, %s; svkit+dt-supervise %s, %s\n' \
+    "$(ratio "$(col svkit 3)" "$(col daemontools 3)")" "$(ratio "$(col svkit 5)" "$(col daemontools 5)")" \
+    "$(ratio "$(col svkit+dt-supervise 3)" "$(col daemontools 3)")" "$(ratio "$(col svkit+dt-supervise 5)" "$(col daemontools 5)")"
+} > "$out"
+rm -rf "$work"

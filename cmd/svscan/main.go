@@ -1,0 +1,12 @@
+// Command svscan starts and monitors a collection of services (daemontools
+// 0.76, with inotify, immediate reaping and an ordered shutdown). See
+// package svscan.
+package main
+
+import (
+	"os"
+
+	"svkit/pkg/svscan"
+)
+
+func main() { os.Exit(svscan.Main(os.Args, os.Stderr)) }

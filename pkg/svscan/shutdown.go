@@ -1,0 +1,150 @@
+package svscan
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"svkit/pkg/status"
+	"svkit/pkg/sysfile"
+)
+
+// retry is how often an ordered shutdown retries a control write that
+// failed (a supervise that has not opened its FIFO yet).
+const retry = 50 * time.Millisecond
+
+// Shutdown takes the whole tree down in order and returns svscan's exit
+// code. Every service is told "dx" (down, then exit) through its
+// supervise/control FIFO; once a service's supervise has exited, its log
+// supervise is told "x" and svscan closes its copy of the pipe's write end,
+// so the logger reads what is left in the pipe, sees end of file and exits,
+// and its supervise exits after it. Nothing is restarted meanwhile. What is
+// still running after killAfter gets SIGKILL: as PID 1 every process in the
+// namespace, otherwise the supervise processes and the service processes
+// their status files name.
+func (s *Scanner) Shutdown(sigs <-chan os.Signal, killAfter time.Duration) int {
+	deadline := time.NewTimer(killAfter)
+	defer deadline.Stop()
+	tick := time.NewTicker(retry)
+	defer tick.Stop()
+	s.Reap()
+	s.advance()
+	for !s.allDown() {
+		select {
+		case sig := <-sigs:
+			if sig == unix.SIGCHLD {
+				s.Reap()
+				s.advance()
+			}
+		case <-tick.C:
+			s.Reap()
+			s.advance()
+		case <-deadline.C:
+			s.killAll(os.Getpid() == 1)
+			return ExitKilled
+		}
+	}
+	return ExitShutdown
+}
+
+// allDown reports whether no supervise svscan started is running.
+func (s *Scanner) allDown() bool { return len(s.byPid) == 0 }
+
+// advance sends what each entry needs next in an ordered shutdown.
+func (s *Scanner) advance() {
+	for _, e := range s.entries {
+		if e.pid != 0 {
+			if !e.downSent && control(e.name, "dx") == nil {
+				e.downSent = true
+			}
+			continue
+		}
+		if !e.log || e.pw < 0 {
+			continue
+		}
+		if e.logPid != 0 && !e.logSent {
+			if control(e.name+"/log", "x") != nil {
+				continue // try again; the pipe stays open meanwhile
+			}
+			e.logSent = true
+		}
+		e.closeWrite()
+	}
+}
+
+// control writes letters to DIR/supervise/control, as svc does.
+func control(dir, letters string) error {
+	fd, err := sysfile.Open(dir+"/supervise/control", unix.O_WRONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for {
+		_, err = unix.Write(fd, []byte(letters))
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// killAll sends SIGKILL to what is left and reaps it, waiting at most a
+// second.
+func (s *Scanner) killAll(pid1 bool) {
+	if pid1 {
+		unix.Kill(-1, unix.SIGKILL)
+	} else {
+		for _, e := range s.entries {
+			if e.pid != 0 {
+				killService(e.name, e.pid)
+			}
+			if e.logPid != 0 {
+				killService(e.name+"/log", e.logPid)
+			}
+		}
+	}
+	end := time.Now().Add(time.Second)
+	for time.Now().Before(end) {
+		s.Reap()
+		if s.allDown() && !pid1 {
+			return
+		}
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil); err == unix.ECHILD {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// killService kills a supervise process and the service process its status
+// file names, if that process is still the supervise's child.
+func killService(dir string, supervisePid int) {
+	if r, err := status.Read(dir + "/supervise/status"); err == nil && r.Pid > 0 {
+		if parentOf(int(r.Pid)) == supervisePid {
+			unix.Kill(int(r.Pid), unix.SIGKILL)
+		}
+	}
+	unix.Kill(supervisePid, unix.SIGKILL)
+}
+
+// parentOf returns the parent pid of pid from /proc, or 0.
+func parentOf(pid int) int {
+	b, err := sysfile.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	p, _ := strconv.Atoi(f[1])
+	return p
+}
