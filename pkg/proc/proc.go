@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,14 +74,14 @@ func (id ID) Alive() bool {
 }
 
 // BootID returns the kernel's boot id, which tells a record written before
-// a reboot from one written since.
-func BootID() string {
+// a reboot from one written since. It is read once per process.
+var BootID = sync.OnceValue(func() string {
 	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	if err != nil {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
-}
+})
 
 // Handle is an open pidfd for one process incarnation.
 type Handle struct {
