@@ -166,20 +166,23 @@ func TestStartupFiles(t *testing.T) {
 					t.Errorf("%s: mode %v, want %v", name, st.Mode(), mode)
 				}
 			}
-			ents, _ := os.ReadDir(filepath.Join(dir, "supervise"))
-			var names []string
-			for _, e := range ents {
-				names = append(names, e.Name())
-			}
 			wantNames := "control lock ok status"
 			if im.name == "svkit" {
 				// svkit adds the process record it re-adopts a service
-				// by, its extended state and runit's pid and stat.
+				// by, its extended state and runit's pid and stat,
+				// written just after the status record.
 				wantNames = "control info lock ok pid process stat status"
 			}
-			if got := strings.Join(names, " "); got != wantNames {
-				t.Errorf("supervise/ holds %q", got)
-			}
+			var got string
+			testenv.WaitFor(t, wait, "supervise/ to hold "+wantNames, func() bool {
+				ents, _ := os.ReadDir(filepath.Join(dir, "supervise"))
+				var names []string
+				for _, e := range ents {
+					names = append(names, e.Name())
+				}
+				got = strings.Join(names, " ")
+				return got == wantNames
+			})
 			if st, _ := os.Stat(filepath.Join(dir, "supervise/status")); st.Size() != status.Size {
 				t.Errorf("status size %d", st.Size())
 			}
