@@ -1,4 +1,10 @@
 // Command supervise starts and monitors a service: daemontools' supervise.
+//
+// supervise sets GOMAXPROCS to 1 itself, so the runtime need not read the
+// cgroup CPU limits at start or poll them later.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (
