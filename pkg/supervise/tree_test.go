@@ -214,3 +214,67 @@ exit 0
 	waitStatus(t, dir, "down", isDown)
 	testenv.WaitFor(t, wait, "daemon gone", func() bool { return !testenv.Alive(r.Pid) })
 }
+
+// TestReadoptUnderSvscan: with svscan running the tree, SIGKILL the
+// service's supervise; svscan starts a new one at its next pass, and that
+// one re-adopts the running service: exactly one copy, the original pid,
+// and svc -d / -u work on it.
+func TestReadoptUnderSvscan(t *testing.T) {
+	m := uniq(t)
+	t.Cleanup(func() { killMarked(m) })
+	scan := t.TempDir()
+	dir := filepath.Join(scan, "svc")
+	testenv.WriteScript(t, filepath.Join(dir, "run"), "echo start >> starts\nexec sleep "+m+"\n")
+	cmd := exec.Command(testenv.Prog(t, "svscan"), "-o", scan)
+	cmd.Env = append(os.Environ(), "PATH="+testenv.Bin(t)+":"+os.Getenv("PATH"))
+	sv := testenv.Start(t, cmd)
+	t.Cleanup(func() {
+		syscall.Kill(sv.Pid(), syscall.SIGTERM)
+		sv.Wait(t, wait)
+		removeGroup(dir)
+	})
+	r := waitStatus(t, dir, "up", isUp)
+	var old int
+	for _, in := range proc.All() {
+		if in.PPid == sv.Pid() {
+			old = in.Pid
+		}
+	}
+	if old == 0 {
+		t.Fatal("no supervise under svscan")
+	}
+	syscall.Kill(old, syscall.SIGKILL)
+	// svscan reaps it at once and starts a new one at its next pass
+	// (within 5 s); SIGALRM asks for that pass now.
+	testenv.WaitFor(t, wait, "the killed supervise reaped", func() bool { return !testenv.Alive(old) })
+	syscall.Kill(sv.Pid(), syscall.SIGALRM)
+	testenv.WaitFor(t, wait, "a new supervise", func() bool {
+		for _, in := range proc.All() {
+			if in.PPid == sv.Pid() && in.Pid != old && in.State != 'Z' {
+				return true
+			}
+		}
+		return false
+	})
+	testenv.WaitFor(t, wait, "the new supervise answers", func() bool {
+		fd, err := syscall.Open(filepath.Join(dir, "supervise/ok"), syscall.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			syscall.Close(fd)
+		}
+		return err == nil
+	})
+	if r2 := readStatus(t, dir); r2.Pid != r.Pid {
+		t.Fatalf("status pid %d after re-adoption, want %d", r2.Pid, r.Pid)
+	}
+	if pids := marked(m); len(pids) != 1 {
+		t.Fatalf("copies running: %v", pids)
+	}
+	control(t, dir, "d")
+	waitStatus(t, dir, "down", isDown)
+	testenv.WaitFor(t, wait, "old copy gone", func() bool { return len(marked(m)) == 0 })
+	control(t, dir, "u")
+	waitStatus(t, dir, "up again", func(n status.Record) bool { return n.Pid != 0 && n.Pid != r.Pid })
+	if b, _ := os.ReadFile(filepath.Join(dir, "starts")); string(b) != "start\nstart\n" {
+		t.Errorf("starts: %q", b)
+	}
+}
