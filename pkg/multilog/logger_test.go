@@ -336,7 +336,7 @@ func FuzzLogger(f *testing.F) {
 	f.Add([]byte("a\nb fatal\n\nlong"), uint8(3), uint8(2))
 	f.Add([]byte(strings.Repeat("x", 1500)+"\nfatal\n"), uint8(1), uint8(0))
 	f.Fuzz(func(t *testing.T, input []byte, chunk uint8, script uint8) {
-		if len(input) > 20000 {
+		if len(input) > 4096 {
 			return
 		}
 		sc := scripts[int(script)%len(scripts)]
