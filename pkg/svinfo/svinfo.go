@@ -8,7 +8,9 @@
 //
 //	state=up|down|finish    down: nothing runs; finish: ./finish runs
 //	pid=N                   the service's process, 0 when not up
-//	since=NS                Unix nanoseconds of the last state change
+//	since=NS                Unix nanoseconds of the last state change: exactly the
+//	                        time stamp of the status record written with it, which
+//	                        lets readers tell a matching info file from a stale one
 //	ready=0|1               the service said it is ready (or has no readiness source)
 //	readysince=NS           when it became ready, 0 if not ready
 //	started=NS              when run was last started, 0 if never

@@ -3,6 +3,11 @@
 // DIR/supervise/status.
 //
 //	svstat dirs...
+//	svstat -j dirs...
+//
+// With -j (svkit's extension, only as the first argument) it prints one JSON
+// object per directory instead, with svkit's extended state from
+// supervise/info (see Object).
 //
 // Line formats the line for a decoded record; Status produces the whole
 // text after "DIR: " for a directory, including its error variants.
@@ -71,33 +76,58 @@ func Line(r status.Record, normallyUp bool, now time.Time) string {
 // Status returns the text svstat prints after "DIR: " for dir at time now:
 // the status line, or one of 0.76's error variants.
 func Status(dir string, now time.Time) string {
-	dfd, err := control.OpenDir(dir)
-	if err != nil {
-		return "unable to chdir: " + diag.Str(err)
+	l := look(dir)
+	defer l.close()
+	if l.err != "" {
+		return l.err
 	}
-	defer unix.Close(dfd)
-
-	normallyUp := false
-	var st unix.Stat_t
-	if err := unix.Fstatat(dfd, "down", &st, 0); err != nil {
-		if err != unix.ENOENT {
-			return "unable to stat down: " + diag.Str(err)
-		}
-		normallyUp = true
-	}
-
-	if err := control.OpenOKAt(dfd); err != nil {
-		if err == unix.ENXIO {
-			return "supervise not running"
-		}
-		return "unable to open supervise/ok: " + control.ErrText(err)
-	}
-
-	r, err := readStatus(dfd)
+	r, err := readStatus(l.dfd)
 	if err != nil {
 		return err.Error()
 	}
-	return Line(r, normallyUp, now)
+	return Line(r, l.normallyUp, now)
+}
+
+// looked is what svstat checks before it reads the status record: the
+// directory (an O_PATH descriptor), DIR/down and supervise/ok. err is the
+// text of svstat's error line when one of them failed.
+type looked struct {
+	dfd        int
+	normallyUp bool
+	err        string
+}
+
+func (l *looked) close() {
+	if l.dfd >= 0 {
+		unix.Close(l.dfd)
+		l.dfd = -1
+	}
+}
+
+// look performs svstat's checks in 0.76's order: chdir, stat down, open
+// supervise/ok.
+func look(dir string) looked {
+	dfd, err := control.OpenDir(dir)
+	if err != nil {
+		return looked{dfd: -1, err: "unable to chdir: " + diag.Str(err)}
+	}
+	l := looked{dfd: dfd}
+	var st unix.Stat_t
+	if err := unix.Fstatat(dfd, "down", &st, 0); err != nil {
+		if err != unix.ENOENT {
+			l.err = "unable to stat down: " + diag.Str(err)
+			return l
+		}
+		l.normallyUp = true
+	}
+	if err := control.OpenOKAt(dfd); err != nil {
+		if err == unix.ENXIO {
+			l.err = "supervise not running"
+		} else {
+			l.err = "unable to open supervise/ok: " + control.ErrText(err)
+		}
+	}
+	return l
 }
 
 type lineError string
@@ -138,16 +168,28 @@ func isSymlink(dfd int, name string) bool {
 	return unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK
 }
 
-// Main runs svstat with argv (argv[0] is the program name). It takes no
-// options: every argument, "-z" or "--" included, is a directory.
+// Main runs svstat with argv (argv[0] is the program name). Like 0.76 it
+// takes no options: every argument, "-z" or "--" included, is a directory.
+// The one exception is svkit's JSON mode: when the first argument is exactly
+// "-j", every directory gets one JSON object per line instead (see JSON);
+// a "--" right after "-j" is skipped, so "svstat -j -- -j" reports on a
+// directory named "-j".
 func Main(argv []string, stdout, stderr io.Writer) int {
 	fd, err := unix.Open(".", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to open current directory: ", diag.Str(err))
 	}
 	unix.Close(fd)
+	args := argv[min(1, len(argv)):]
+	if len(args) > 0 && args[0] == "-j" {
+		args = args[1:]
+		if len(args) > 0 && args[0] == "--" {
+			args = args[1:]
+		}
+		return mainJSON(args, stdout)
+	}
 	w := bufio.NewWriterSize(stdout, 1024)
-	for _, dir := range argv[min(1, len(argv)):] {
+	for _, dir := range args {
 		w.WriteString(dir)
 		w.WriteString(": ")
 		w.WriteString(Status(dir, time.Now()))

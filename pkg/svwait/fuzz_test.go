@@ -1,0 +1,125 @@
+package svwait
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// event packs one inotify event as the kernel does (name NUL-padded).
+func event(wd int32, mask uint32, name string, pad int) []byte {
+	b := make([]byte, unix.SizeofInotifyEvent)
+	binary.NativeEndian.PutUint32(b[0:4], uint32(wd))
+	binary.NativeEndian.PutUint32(b[4:8], mask)
+	n := len(name)
+	if name != "" {
+		n += pad
+	}
+	binary.NativeEndian.PutUint32(b[12:16], uint32(n))
+	b = append(b, name...)
+	if name != "" {
+		b = append(b, make([]byte, pad)...)
+	}
+	return b
+}
+
+func TestParseEvents(t *testing.T) {
+	var b []byte
+	b = append(b, event(1, unix.IN_MOVED_TO, "status", 10)...)
+	b = append(b, event(2, unix.IN_DELETE_SELF, "", 0)...)
+	b = append(b, event(3, unix.IN_CREATE|unix.IN_ISDIR, "supervise", 7)...)
+	evs := ParseEvents(nil, b)
+	want := []Event{{1, unix.IN_MOVED_TO, "status"}, {2, unix.IN_DELETE_SELF, ""}, {3, unix.IN_CREATE | unix.IN_ISDIR, "supervise"}}
+	if len(evs) != len(want) {
+		t.Fatalf("%d events: %+v", len(evs), evs)
+	}
+	for i := range want {
+		if evs[i] != want[i] {
+			t.Errorf("event %d: %+v, want %+v", i, evs[i], want[i])
+		}
+	}
+	// A truncated event is dropped, the ones before it kept.
+	if evs := ParseEvents(nil, b[:len(b)-3]); len(evs) != 2 {
+		t.Errorf("truncated: %+v", evs)
+	}
+	if evs := ParseEvents(nil, b[:5]); len(evs) != 0 {
+		t.Errorf("short: %+v", evs)
+	}
+}
+
+// FuzzParseEvents: any buffer parses without a panic into events whose
+// names have no NUL and whose packed size fits the buffer.
+func FuzzParseEvents(f *testing.F) {
+	f.Add(append(event(1, unix.IN_MOVED_TO, "status", 10), event(2, unix.IN_IGNORED, "", 0)...))
+	f.Add(event(1, unix.IN_Q_OVERFLOW, "", 0))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		evs := ParseEvents(nil, b)
+		size := 0
+		for _, ev := range evs {
+			if strings.IndexByte(ev.Name, 0) >= 0 {
+				t.Fatalf("NUL in name %q", ev.Name)
+			}
+			size += unix.SizeofInotifyEvent + len(ev.Name)
+		}
+		if size > len(b) {
+			t.Fatalf("events of %d bytes from %d", size, len(b))
+		}
+	})
+}
+
+// FuzzParseMS: ParseMS accepts exactly the non-empty digit strings and
+// agrees with strconv where the value fits.
+func FuzzParseMS(f *testing.F) {
+	for _, s := range []string{"0", "15000", "", "-1", "1e3", "99999999999999999999", " 5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, ok := ParseMS(s)
+		digits := s != "" && strings.Trim(s, "0123456789") == ""
+		if ok != digits {
+			t.Fatalf("ParseMS(%q) ok = %v", s, ok)
+		}
+		if !ok {
+			return
+		}
+		if d < 0 {
+			t.Fatalf("ParseMS(%q) = %v", s, d)
+		}
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n <= int64(time.Duration(1<<63-1)/time.Millisecond) {
+			if d != time.Duration(n)*time.Millisecond {
+				t.Fatalf("ParseMS(%q) = %v, want %d ms", s, d, n)
+			}
+		}
+	})
+}
+
+// FuzzParse: any command line either parses (a known mode, at least one
+// dir, nothing on stderr) or is a usage error ending in the usage line.
+func FuzzParse(f *testing.F) {
+	f.Add("-U\x00-t\x00100\x00a")
+	f.Add("-z\x00a")
+	f.Add("--\x00-d")
+	f.Add("-t")
+	f.Fuzz(func(t *testing.T, args string) {
+		argv := append([]string{"svwait"}, strings.Split(args, "\x00")...)
+		var errb bytes.Buffer
+		mode, timeout, dirs, ok := Parse(argv, &errb)
+		if ok {
+			if strings.IndexByte("uUdD", mode) < 0 || len(dirs) == 0 || timeout < 0 || errb.Len() != 0 {
+				t.Fatalf("%q: mode %c, timeout %v, dirs %q, stderr %q", argv, mode, timeout, dirs, errb.String())
+			}
+			return
+		}
+		if !strings.HasSuffix(errb.String(), usage) {
+			t.Fatalf("%q: stderr %q", argv, errb.String())
+		}
+		Parse(argv, io.Discard)
+	})
+}
