@@ -78,13 +78,14 @@ var (
 	ErrNotFIFO = errors.New("not a FIFO")
 )
 
-// openFIFO opens name (relative to dirfd, or to the cwd for unix.AT_FDCWD)
-// for writing without blocking, without following a symlink in the last
-// component, and checks that it is a FIFO. Errors carry the errno of the
-// failed call (ENXIO: no reader, i.e. supervise not running) or are
-// ErrSymlink / ErrNotFIFO.
-func openFIFO(dirfd int, name string) (int, error) {
-	fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+// OpenFIFO opens name (relative to dirfd, or to the cwd for unix.AT_FDCWD)
+// non-blocking for reading or writing (mode unix.O_RDONLY or O_WRONLY),
+// without following a symlink in the last component, and checks that it is
+// a FIFO. Errors carry the errno of the failed call (ENXIO when opening for
+// writing: no reader, i.e. supervise not running) or are ErrSymlink /
+// ErrNotFIFO. supervise opens its own FIFOs with it too.
+func OpenFIFO(dirfd int, name string, mode int) (int, error) {
+	fd, err := unix.Openat(dirfd, name, mode|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if err == unix.ELOOP {
 			var st unix.Stat_t
@@ -104,6 +105,11 @@ func openFIFO(dirfd int, name string) (int, error) {
 		return -1, ErrNotFIFO
 	}
 	return fd, nil
+}
+
+// openFIFO opens name for writing, as svc and svok do.
+func openFIFO(dirfd int, name string) (int, error) {
+	return OpenFIFO(dirfd, name, unix.O_WRONLY)
 }
 
 // OpenDir opens dir the way chdir would reach it: it fails with the errno

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"svkit/pkg/cgroup"
+	"svkit/pkg/control"
 	"svkit/pkg/diag"
 	"svkit/pkg/proc"
 	"svkit/pkg/status"
@@ -197,34 +198,14 @@ func makeSuperviseDir() {
 	}
 }
 
-// errNotFIFO reports a control or ok file that is not a named pipe.
-var errNotFIFO = errors.New("not a named pipe")
-
-func fifoErr(err error) string {
-	if err == errNotFIFO {
-		return err.Error()
-	}
-	return diag.Str(err)
-}
-
-// openFIFO opens a FIFO non-blocking without following a symlink and checks
-// that what it opened is a FIFO.
+// openFIFO opens one of supervise's FIFOs without following a symlink and
+// checks that it is a FIFO.
 func openFIFO(path string, mode int) (int, error) {
-	fd, err := unix.Open(path, mode|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
-		unix.Close(fd)
-		return -1, errNotFIFO
-	}
-	return fd, nil
+	return control.OpenFIFO(unix.AT_FDCWD, path, mode)
 }
+
+// fifoErr is the text for an error of openFIFO.
+func fifoErr(err error) string { return control.ErrText(err) }
 
 func (s *supervisor) warn(parts ...string) { diag.Warn(s.stderr, prog, parts...) }
 
