@@ -135,13 +135,43 @@ func readEnvDir() (plus []string, name string, err error) {
 	}
 }
 
+// maxEnvLine bounds what is read of one envdir file when no newline comes:
+// a value that long could never pass execve (the kernel takes at most
+// 128 KiB per string), so reading on would only waste memory (0.76 reads a
+// 1 GB file whole).
+const maxEnvLine = 16 << 20
+
 // readEnvFile reads a file like 0.76's openreadclose (O_NONBLOCK, so a
-// FIFO without a writer reads as empty).
+// FIFO without a writer reads as empty), but stops at the first newline:
+// only the first line is used. A first line longer than maxEnvLine is
+// refused with E2BIG ("argument list too long").
 func readEnvFile(name string) ([]byte, error) {
 	fd, err := sysfile.Open(name, unix.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	return sysfile.ReadAll(fd)
+	buf := make([]byte, 0, 512)
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) >= maxEnvLine {
+				return nil, unix.E2BIG
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return buf, err
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		if bytes.IndexByte(buf[len(buf):len(buf)+n], '\n') >= 0 {
+			return buf[:len(buf)+n], nil
+		}
+		buf = buf[:len(buf)+n]
+	}
 }
