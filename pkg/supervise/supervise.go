@@ -137,6 +137,9 @@ func (s *supervisor) setup() int {
 
 	s.stamp()
 	s.adopt()
+	if s.main == nil {
+		s.adoptFromGroup()
+	}
 	s.announce()
 	s.openNotifySocket()
 
@@ -176,9 +179,42 @@ func (s *supervisor) adopt() {
 		return
 	}
 	in, _ := proc.Stat(id.Pid)
-	s.setMain(h, in.PPid == s.self, true)
+	s.setMain(h, in.PPid == s.self)
 	if r, err := status.Read("supervise/status"); err == nil && r.Pid == id.Pid {
 		s.when, s.paused = r.When, r.Paused
+	}
+}
+
+// adoptFromGroup handles processes left in the service's cgroup that the
+// process record does not name (a supervise killed before it could record
+// its child): if they form one tree, its root is the service and is
+// adopted; otherwise they are killed, so that starting run cannot make a
+// second copy.
+func (s *supervisor) adoptFromGroup() {
+	if s.group == nil || !s.group.Populated() {
+		return
+	}
+	members := map[int]proc.Info{}
+	for _, pid := range s.group.Procs() {
+		if in, err := proc.Stat(pid); err == nil && in.State != 'Z' {
+			members[pid] = in
+		}
+	}
+	var roots []proc.Info
+	for _, in := range members {
+		if _, ok := members[in.PPid]; !ok {
+			roots = append(roots, in)
+		}
+	}
+	if len(roots) == 1 {
+		if h, err := proc.Open(roots[0].ID); err == nil && s.group.Contains(roots[0].Pid) {
+			s.setMain(h, roots[0].PPid == s.self)
+			return
+		}
+	}
+	if len(roots) > 0 {
+		s.warn("killing ", strconv.Itoa(len(members)), " processes left in ", s.group.Path, " by an earlier supervise of ", s.dir)
+		s.killTree()
 	}
 }
 
@@ -558,7 +594,7 @@ func (s *supervisor) start() {
 	} else if h, err = proc.Open(id); err != nil {
 		h = proc.FromFD(id, -1)
 	}
-	s.setMain(h, true, false)
+	s.setMain(h, true)
 	s.mainIsRun = true
 	s.stamp()
 	s.announce()
@@ -602,7 +638,7 @@ func (s *supervisor) fork(files []uintptr, env []string) (pid, pidfd int, err er
 }
 
 // setMain makes h the service's process and records it for a successor.
-func (s *supervisor) setMain(h *proc.Handle, child, watch bool) {
+func (s *supervisor) setMain(h *proc.Handle, child bool) {
 	s.main, s.mainChild, s.mainIsRun = h, child, false
 	s.paused = false
 	if err := writeRecord(h.ID); err != nil {

@@ -107,7 +107,7 @@ func (s *supervisor) tryFollow() {
 		if in, err := proc.Stat(pid); err == nil && in.State != 'Z' && s.owns(in) {
 			if h, err := proc.Open(in.ID); err == nil {
 				s.stopFollowing()
-				s.setMain(h, in.PPid == s.self, in.PPid != s.self)
+				s.setMain(h, in.PPid == s.self)
 				s.announce()
 				return
 			}
