@@ -1,0 +1,773 @@
+// Package chaos is svkit's reliability campaign (issue 9): a chaos test that
+// kills services, supervise, multilog and svscan at random under svc
+// commands and control-FIFO floods and then checks what must hold, and a
+// table of bad inputs given to every program. See TESTING.md for the figures.
+package chaos_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"svkit/internal/testenv"
+	"svkit/pkg/multilog"
+	"svkit/pkg/status"
+)
+
+// nServices is the size of the scan directory.
+const nServices = 20
+
+// pinfo is a process seen in /proc.
+type pinfo struct {
+	pid, ppid int
+	state     byte
+	start     string // field 22, with pid names one incarnation
+	cwd       string
+	argv      []string
+}
+
+func (p pinfo) key() string { return strconv.Itoa(p.pid) + "/" + p.start }
+
+// snapshot lists the processes of the system.
+func snapshot() []pinfo {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	out := make([]pinfo, 0, len(names))
+	for _, n := range names {
+		pid, err := strconv.Atoi(n)
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + n + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) {
+			continue
+		}
+		f := strings.Fields(string(b[i+2:]))
+		if len(f) < 20 {
+			continue
+		}
+		p := pinfo{pid: pid, state: f[0][0], start: f[19]}
+		p.ppid, _ = strconv.Atoi(f[1])
+		p.cwd, _ = os.Readlink("/proc/" + n + "/cwd")
+		if c, err := os.ReadFile("/proc/" + n + "/cmdline"); err == nil && len(c) > 0 {
+			p.argv = strings.Split(strings.TrimSuffix(string(c), "\x00"), "\x00")
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (p pinfo) live() bool { return p.state != 'Z' && p.state != 'X' }
+
+func (p pinfo) prog() string {
+	if len(p.argv) == 0 {
+		return ""
+	}
+	return filepath.Base(p.argv[0])
+}
+
+func fdCount(pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// world is one chaos run: a scan directory of logged producers under svkit's
+// svscan -o.
+type world struct {
+	t        *testing.T
+	root     string
+	scan     string
+	stateDir string
+	marker   string
+	svscan   string
+	svc      string
+	scanProc *testenv.Proc
+	scanGen  int
+	gen      map[string][2]int // generation of svscan that started the main and log supervise
+	names    []string
+
+	mu         sync.Mutex
+	failures   []string
+	samples    int
+	statusRead int
+	maxCopies  int
+	zombies    map[string]time.Time // zombie (pid/start) -> first seen, children of the tree
+	tree       map[int]bool         // pids of svscan, supervise, multilog, producers (last sample)
+
+	hist    map[string][]string // recent actions per service, for the report
+	dupSeen map[string]int      // samples with two copies, per service
+
+	kills map[string]int // what was killed, by kind
+	mlog  map[string]int // multilog SIGKILLs per service
+	svcs  int            // svc commands run
+	flood int            // bytes flooded into control FIFOs
+}
+
+func (w *world) failf(format string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.failures) < 50 {
+		w.failures = append(w.failures, fmt.Sprintf(format, args...))
+	}
+}
+
+func newWorld(t *testing.T) *world {
+	root := t.TempDir()
+	w := &world{
+		t: t, root: root, scan: filepath.Join(root, "sv"), stateDir: filepath.Join(root, "state"),
+		marker: fmt.Sprintf("chaos-%d-%d", os.Getpid(), time.Now().UnixNano()),
+		svscan: testenv.Prog(t, "svscan"), svc: testenv.Prog(t, "svc"),
+		gen: map[string][2]int{}, zombies: map[string]time.Time{}, tree: map[int]bool{},
+		kills: map[string]int{}, mlog: map[string]int{},
+		hist: map[string][]string{}, dupSeen: map[string]int{},
+	}
+	for _, d := range []string{w.scan, w.stateDir, filepath.Join(root, "bin")} {
+		if err := os.Mkdir(d, 0755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	producer := filepath.Join(root, "bin", "chaosproducer")
+	cmd := exec.Command("go", "build", "-o", producer, "./internal/chaos/testdata/producer")
+	cmd.Dir = testenv.Root()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build producer: %v\n%s", err, out)
+	}
+	// Runs last: whatever is left, killed by pid even when the test fails.
+	t.Cleanup(func() { w.killAll() })
+	for i := 1; i <= nServices; i++ {
+		name := fmt.Sprintf("svc%02d", i)
+		w.names = append(w.names, name)
+		stage := filepath.Join(root, "stage-"+name)
+		testenv.WriteScript(t, filepath.Join(stage, "run"), fmt.Sprintf("exec %s %s %s %s 10ms\n",
+			producer, w.marker, name, filepath.Join(w.stateDir, name)))
+		testenv.WriteScript(t, filepath.Join(stage, "log", "run"), "exec multilog s4096 n1000 ./main\n")
+		if err := os.Rename(stage, filepath.Join(w.scan, name)); err != nil {
+			t.Fatal(err)
+		}
+		w.gen[name] = [2]int{0, 0}
+	}
+	return w
+}
+
+// note records an action on a service for the report of a failure.
+func (w *world) note(name, format string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h := append(w.hist[name], time.Now().Format("15:04:05.000")+" "+fmt.Sprintf(format, args...))
+	if len(h) > 16 {
+		h = h[len(h)-16:]
+	}
+	w.hist[name] = h
+}
+
+// startScan starts svkit's svscan -o on the scan directory (again after a
+// kill: the same command, its output appended to the same files).
+func (w *world) startScan() {
+	open := func(name string) *os.File {
+		f, err := os.OpenFile(filepath.Join(w.root, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0644)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		return f
+	}
+	o, e := open("svscan.out"), open("svscan.err")
+	defer o.Close()
+	defer e.Close()
+	cmd := exec.Command(w.svscan, "-o", w.scan)
+	cmd.Stdout, cmd.Stderr = o, e
+	cmd.Env = append(os.Environ(), "PATH="+testenv.Bin(w.t)+":"+os.Getenv("PATH"))
+	// Its own session, as under init or svscanboot. In a process group of
+	// the test's session instead, killing svscan while a service is paused
+	// (svc -p) would orphan a group holding a stopped process, and the
+	// kernel would send the whole group HUP, which ends multilog and
+	// supervise.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	w.scanProc = testenv.Start(w.t, cmd)
+}
+
+// ours reports whether p belongs to this run.
+func (w *world) ours(p pinfo) bool {
+	if p.cwd == w.root || strings.HasPrefix(p.cwd, w.root+"/") {
+		return true
+	}
+	return len(p.argv) >= 3 && p.argv[1] == w.marker
+}
+
+// killAll kills, by pid, every process of the run until none is left.
+func (w *world) killAll() {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		n := 0
+		for _, p := range snapshot() {
+			if p.live() && w.ours(p) {
+				syscall.Kill(p.pid, syscall.SIGKILL)
+				n++
+			}
+		}
+		if n == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.t.Errorf("processes of the chaos run still alive after 10 s")
+}
+
+// role names what a process of the run is: "producer svcNN",
+// "supervise svcNN" or "supervise svcNN/log", "multilog svcNN", "svscan".
+func (w *world) role(p pinfo) string {
+	switch p.prog() {
+	case "chaosproducer":
+		if len(p.argv) >= 3 && p.argv[1] == w.marker {
+			return "producer " + p.argv[2]
+		}
+	case "supervise":
+		// supervise runs in the service directory (it chdirs there).
+		if rel, ok := strings.CutPrefix(p.cwd, w.scan+"/"); ok {
+			return "supervise " + rel
+		}
+	case "multilog":
+		if strings.HasPrefix(p.cwd, w.scan+"/") && strings.HasSuffix(p.cwd, "/log") {
+			return "multilog " + filepath.Base(filepath.Dir(p.cwd))
+		}
+	case "svscan":
+		if len(p.argv) >= 2 && p.argv[len(p.argv)-1] == w.scan {
+			return "svscan"
+		}
+	}
+	return ""
+}
+
+// find returns the live processes of the run with the given role.
+func (w *world) find(role string) []pinfo {
+	var out []pinfo
+	for _, p := range snapshot() {
+		if p.live() && w.role(p) == role {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// sample checks, once, what must hold at every moment: at most one live
+// producer per service, every status file exactly 18 bytes, no zombie child
+// of the tree left unreaped for more than two seconds.
+func (w *world) sample() {
+	ps := snapshot()
+	copies := map[string][]int{}
+	tree := map[int]bool{}
+	byPid := map[int]pinfo{}
+	for _, p := range ps {
+		r := w.role(p)
+		if r == "" || !p.live() {
+			continue
+		}
+		tree[p.pid] = true
+		byPid[p.pid] = p
+		if name, ok := strings.CutPrefix(r, "producer "); ok {
+			copies[name] = append(copies[name], p.pid)
+		}
+	}
+	now := time.Now()
+	w.mu.Lock()
+	w.samples++
+	for name, pids := range copies {
+		if len(pids) > w.maxCopies {
+			w.maxCopies = len(pids)
+		}
+		if len(pids) > 1 {
+			w.dupSeen[name]++
+			if w.dupSeen[name] == 1 {
+				var d []string
+				for _, pid := range pids {
+					q := byPid[pid]
+					d = append(d, fmt.Sprintf("pid %d (parent %d, start %s, state %c)", pid, q.ppid, q.start, q.state))
+				}
+				for _, q := range byPid {
+					if r := w.role(q); r == "supervise "+name {
+						d = append(d, fmt.Sprintf("%s pid %d (parent %d, start %s)", r, q.pid, q.ppid, q.start))
+					}
+				}
+				w.failures = append(w.failures, fmt.Sprintf("%s: %d live copies at once: %s; recent actions:\n\t%s",
+					name, len(pids), strings.Join(d, ", "), strings.Join(w.hist[name], "\n\t")))
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if p.state != 'Z' || !(tree[p.ppid] || w.tree[p.ppid]) {
+			continue
+		}
+		k := p.key()
+		seen[k] = true
+		if first, ok := w.zombies[k]; !ok {
+			w.zombies[k] = now
+		} else if now.Sub(first) > 2*time.Second && len(w.failures) < 50 {
+			w.failures = append(w.failures, fmt.Sprintf("zombie %d (parent %d) unreaped for %v", p.pid, p.ppid, now.Sub(first)))
+			w.zombies[k] = now.Add(time.Hour) // report once
+		}
+	}
+	for k := range w.zombies {
+		if !seen[k] {
+			delete(w.zombies, k)
+		}
+	}
+	w.tree = tree
+	w.mu.Unlock()
+	for _, name := range w.names {
+		for _, dir := range []string{name, name + "/log"} {
+			b, err := os.ReadFile(filepath.Join(w.scan, dir, "supervise", "status"))
+			if err != nil {
+				if !os.IsNotExist(err) {
+					w.failf("%s: reading status: %v", dir, err)
+				}
+				continue
+			}
+			w.mu.Lock()
+			w.statusRead++
+			w.mu.Unlock()
+			if len(b) != status.Size {
+				w.failf("%s: status is %d bytes: %q", dir, len(b), b)
+			} else if _, err := status.Decode(b); err != nil {
+				w.failf("%s: status does not parse: %v", dir, err)
+			}
+		}
+	}
+}
+
+// upPid returns the pid of a live run of dir according to its status file.
+func (w *world) upPid(dir string) int {
+	r, err := status.Read(filepath.Join(w.scan, dir, "supervise", "status"))
+	if err != nil || r.Pid == 0 || !testenv.Alive(r.Pid) {
+		return 0
+	}
+	return r.Pid
+}
+
+func (w *world) svcCmd(opt, dir string) error {
+	w.svcs++
+	return exec.Command(w.svc, opt, filepath.Join(w.scan, dir)).Run()
+}
+
+// waitGone waits (bounded) until pid has left /proc, so that its lock is
+// free.
+func waitGone(pid int) {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+			return
+		}
+		if !testenv.Alive(pid) {
+			// A zombie of a dead parent: its lock is already released.
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// act does one random thing to the tree.
+func (w *world) act(rng *rand.Rand, lastScanKill *time.Time) {
+	name := w.names[rng.Intn(len(w.names))]
+	x := rng.Intn(100)
+	switch {
+	case x < 2 && time.Since(*lastScanKill) > 2*time.Second:
+		// svscan: SIGKILL and start the same command again. Its old
+		// supervise processes keep running; the new one's fail on the
+		// locks until those die.
+		for _, n := range w.names {
+			w.note(n, "svscan %d killed", w.scanProc.Pid())
+		}
+		w.scanProc.KillAndWait(w.t, syscall.SIGKILL)
+		w.kills["svscan"]++
+		w.scanGen++
+		w.startScan()
+		*lastScanKill = time.Now()
+	case x < 22:
+		if pid := w.upPid(name); pid != 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+			w.kills["service"]++
+			w.note(name, "service %d killed", pid)
+		}
+	case x < 35:
+		if pid := w.upPid(name + "/log"); pid != 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+			w.kills["multilog"]++
+			w.note(name, "multilog %d killed", pid)
+			w.mlog[name]++
+		}
+	case x < 48:
+		// supervise of the service, of its logger, or both. svscan owns
+		// the pipe between them: a supervise started by a later svscan
+		// than its partner would get a different pipe (as in 0.76), so
+		// then both are killed and re-adopt their processes together.
+		which := rng.Intn(3)
+		g := w.gen[name]
+		if which == 0 && g[1] != w.scanGen || which == 1 && g[0] != w.scanGen {
+			which = 2
+		}
+		var victims []pinfo
+		if which != 1 {
+			victims = append(victims, w.find("supervise "+name)...)
+		}
+		if which != 0 {
+			victims = append(victims, w.find("supervise "+name+"/log")...)
+		}
+		if len(victims) == 0 {
+			return
+		}
+		for _, p := range victims {
+			syscall.Kill(p.pid, syscall.SIGKILL)
+			w.kills["supervise"]++
+			w.note(name, "%s %d (start %s) killed", w.role(p), p.pid, p.start)
+		}
+		for _, p := range victims {
+			waitGone(p.pid)
+		}
+		if which != 1 {
+			g[0] = w.scanGen
+		}
+		if which != 0 {
+			g[1] = w.scanGen
+		}
+		w.gen[name] = g
+		syscall.Kill(w.scanProc.Pid(), syscall.SIGALRM) // start them again now
+	case x < 88:
+		opts := []string{"-t", "-k", "-h", "-a", "-i", "-u", "-d", "-u", "-p", "-c", "-o", "-u", "-du", "-pc", "-tu"}
+		opt := opts[rng.Intn(len(opts))]
+		err := w.svcCmd(opt, name)
+		w.note(name, "svc %s (%v)", opt, err)
+	default:
+		// A flood of harmless letters and unknown bytes into the FIFO.
+		f, err := os.OpenFile(filepath.Join(w.scan, name, "supervise", "control"), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return
+		}
+		const alphabet = "uachi\n Z9#\x00\xff"
+		b := make([]byte, 4096+rng.Intn(8192))
+		for i := range b {
+			b[i] = alphabet[rng.Intn(len(alphabet))]
+		}
+		n, _ := f.Write(b)
+		f.Close()
+		w.flood += n
+		w.note(name, "flood %d bytes", n)
+	}
+}
+
+// durationEnv reads a duration from the environment.
+func durationEnv(name string, def time.Duration) time.Duration {
+	if s := os.Getenv(name); s != "" {
+		if d, err := time.ParseDuration(s); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+// TestChaos: see TESTING.md, "Chaos test". CHAOS_DURATION (default 10s)
+// sets the length of the chaos phase, CHAOS_SEED the random seed.
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos run skipped in -short mode")
+	}
+	duration := durationEnv("CHAOS_DURATION", 10*time.Second)
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("CHAOS_SEED"); s != "" {
+		seed, _ = strconv.ParseInt(s, 10, 64)
+	}
+	t.Logf("CHAOS_DURATION=%v CHAOS_SEED=%d", duration, seed)
+	rng := rand.New(rand.NewSource(seed))
+
+	w := newWorld(t)
+	w.startScan()
+	up := func(timeout time.Duration, what string) {
+		t.Helper()
+		testenv.WaitFor(t, timeout, what, func() bool {
+			for _, name := range w.names {
+				if w.upPid(name) == 0 || w.upPid(name+"/log") == 0 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	up(10*time.Second, "all 20 services and their loggers up")
+
+	// Descriptor counts of the supervise processes and svscan before the
+	// chaos, by role.
+	fdBase := map[string]int{}
+	for _, name := range w.names {
+		for _, r := range []string{"supervise " + name, "supervise " + name + "/log"} {
+			if ps := w.find(r); len(ps) == 1 {
+				fdBase[r] = fdCount(ps[0].pid)
+			}
+		}
+	}
+	scanFD := fdCount(w.scanProc.Pid())
+
+	// The sampler runs during the whole chaos phase.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				w.sample()
+			}
+		}
+	}()
+	start := time.Now()
+	var lastScanKill time.Time
+	lastScanKill = start
+	for time.Since(start) < duration {
+		w.act(rng, &lastScanKill)
+		time.Sleep(time.Duration(10+rng.Intn(40)) * time.Millisecond)
+	}
+
+	// Settle: every service wanted up again (u, and c for the paused),
+	// and all of them up within 3 s.
+	for _, name := range w.names {
+		w.svcCmd("-uc", name)
+		w.svcCmd("-uc", name+"/log")
+	}
+	syscall.Kill(w.scanProc.Pid(), syscall.SIGALRM)
+	settle := time.Now()
+	up(3*time.Second, "every service wanted up to be up")
+	t.Logf("all up %v after the last command", time.Since(settle).Round(time.Millisecond))
+	close(stop)
+	wg.Wait()
+	w.sample()
+
+	// Descriptors: every supervise, old or new, holds no more than one
+	// more than its role did before the chaos; the current svscan no more
+	// than the first one.
+	for _, name := range w.names {
+		for _, r := range []string{"supervise " + name, "supervise " + name + "/log"} {
+			for _, p := range w.find(r) {
+				if n := fdCount(p.pid); n > fdBase[r]+1 {
+					w.failf("%s (pid %d): %d descriptors, %d before the chaos", r, p.pid, n, fdBase[r])
+				}
+			}
+		}
+	}
+	if n := fdCount(w.scanProc.Pid()); n > scanFD+1 {
+		w.failf("svscan: %d descriptors, %d before the chaos", n, scanFD)
+	}
+	t.Logf("descriptors: svscan %d -> %d", scanFD, fdCount(w.scanProc.Pid()))
+
+	// Stop: TERM to svscan -o; supervise processes it did not start (its
+	// predecessors') are told dx by svc, as an administrator would.
+	syscall.Kill(w.scanProc.Pid(), syscall.SIGTERM)
+	w.scanProc.Wait(t, 20*time.Second)
+	for _, name := range w.names {
+		w.svcCmd("-dx", name)
+	}
+	testenv.WaitFor(t, 15*time.Second, "every producer down", func() bool {
+		for _, name := range w.names {
+			if len(w.find("producer "+name)) > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// The loggers are only told x: each reads its pipe to the end (every
+	// writer is gone now) and exits by itself. (d would TERM them, and a
+	// TERMed multilog leaves the rest of its pipe unread, as in 0.76.)
+	for _, name := range w.names {
+		w.svcCmd("-x", name+"/log")
+	}
+	testenv.WaitFor(t, 15*time.Second, "every process of the tree gone", func() bool {
+		for _, p := range snapshot() {
+			if w.ours(p) {
+				return false
+			}
+		}
+		return true
+	})
+
+	// The logs.
+	lines, lost, maxLoss, fragments, maybe := 0, 0, 0, 0, 0
+	for _, name := range w.names {
+		r := checkLog(t, w, name)
+		lines += r.found
+		lost += r.missing
+		fragments += r.fragments
+		maybe += r.maybe
+		for _, run := range r.runs {
+			maxLoss = max(maxLoss, run)
+		}
+		if len(r.runs) > w.mlog[name] {
+			w.failf("%s: %d gaps in the log (%v lines, from seqs %v; last written %d) but only %d multilog kills; lines before: %v", name, len(r.runs), r.runs, r.gaps, r.done, w.mlog[name], r.files)
+		}
+	}
+	bound := multilog.ReadSize / len("svc00 1\n")
+	if maxLoss > bound {
+		w.failf("a multilog kill lost %d lines, more than one read (%d bytes)", maxLoss, multilog.ReadSize)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t.Logf("chaos %v: kills %v, svc commands %d, %d bytes flooded; %d samples, %d status reads, max copies %d (samples with two copies, by service: %v)",
+		duration, w.kills, w.svcs, w.flood, w.samples, w.statusRead, w.maxCopies, w.dupSeen)
+	t.Logf("logs: %d lines checked in order, %d lost in %d multilog kills (max %d lines per kill), %d line fragments, %d seqs in doubt (producer killed mid-write)",
+		lines, lost, w.kills["multilog"], maxLoss, fragments, maybe)
+	if b, _ := os.ReadFile(filepath.Join(w.root, "svscan.err")); len(b) > 0 {
+		t.Logf("svscan's stderr (%d bytes), last lines:\n%s", len(b), tail(string(b), 8))
+	}
+	for _, f := range w.failures {
+		t.Error(f)
+	}
+}
+
+func tail(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+type logResult struct {
+	found, missing, fragments, maybe int
+	runs                             []int   // lengths of the runs of missing seqs
+	gaps                             []int64 // the first seq of each run
+	done                             int64
+	files                            []string // the file holding the line before each gap
+}
+
+// checkLog reads svcNN/log/main (archives in name order, then current) and
+// checks the seqs: strictly increasing, and every seq up to the producer's
+// last completed write present, except seqs whose write was interrupted by
+// a kill (STATE.maybe) and the gaps a killed multilog leaves.
+func checkLog(t *testing.T, w *world, name string) logResult {
+	t.Helper()
+	dir := filepath.Join(w.scan, name, "log", "main")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "@") && (strings.HasSuffix(e.Name(), ".s") || strings.HasSuffix(e.Name(), ".u")) {
+			files = append(files, e.Name())
+		}
+	}
+	sort.Strings(files)
+	files = append(files, "current")
+	var r logResult
+	var seqs []int64
+	where := map[int64]string{} // seq -> file, for the report
+	prefix := name + " "
+	for _, fn := range files {
+		b, err := os.ReadFile(filepath.Join(dir, fn))
+		if err != nil {
+			if fn == "current" && os.IsNotExist(err) {
+				continue
+			}
+			t.Fatal(err)
+		}
+		ls := strings.Split(string(b), "\n")
+		if ls[len(ls)-1] != "" {
+			r.fragments++ // a line cut by a kill
+		}
+		ls = ls[:len(ls)-1]
+		for _, l := range ls {
+			s, ok := strings.CutPrefix(l, prefix)
+			n, err := strconv.ParseInt(s, 10, 64)
+			if !ok || err != nil || n <= 0 || strconv.FormatInt(n, 10) != s {
+				r.fragments++
+				continue
+			}
+			seqs = append(seqs, n)
+			where[n] = fn
+		}
+	}
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] <= seqs[i-1] {
+			w.failf("%s: seq %d follows %d (duplicate or out of order)", name, seqs[i], seqs[i-1])
+			break
+		}
+	}
+	var st [40]byte
+	f, err := os.Open(filepath.Join(w.stateDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := f.ReadAt(st[:], 0)
+	f.Close()
+	done, _ := strconv.ParseInt(strings.TrimSpace(string(st[20:n])), 10, 64)
+	attempt, _ := strconv.ParseInt(strings.TrimSpace(string(st[:min(n, 20)])), 10, 64)
+	doubt := map[int64]bool{}
+	if attempt > done {
+		// The last producer was stopped between its write and its
+		// record of it: that line may or may not be in the log.
+		doubt[attempt] = true
+	}
+	if b, err := os.ReadFile(filepath.Join(w.stateDir, name+".maybe")); err == nil {
+		for _, l := range strings.Fields(string(b)) {
+			v, _ := strconv.ParseInt(l, 10, 64)
+			doubt[v] = true
+		}
+	}
+	r.maybe = len(doubt)
+	r.done = done
+	have := map[int64]bool{}
+	for _, s := range seqs {
+		have[s] = true
+		if s > done && !doubt[s] {
+			w.failf("%s: seq %d in the log, beyond the producer's last write %d", name, s, done)
+		}
+	}
+	r.found = len(seqs)
+	run := 0
+	for s := int64(1); s <= done; s++ {
+		if doubt[s] && !have[s] {
+			continue // neither breaks nor extends a gap
+		}
+		if have[s] {
+			if run > 0 {
+				r.runs = append(r.runs, run)
+				run = 0
+			}
+			continue
+		}
+		if run == 0 {
+			r.gaps = append(r.gaps, s)
+			r.files = append(r.files, where[s-1]+" .. "+fmt.Sprint(s-1))
+		}
+		r.missing++
+		run++
+	}
+	if run > 0 {
+		r.runs = append(r.runs, run)
+	}
+	if done < 10 {
+		w.failf("%s: the producer wrote only %d lines", name, done)
+	}
+	return r
+}
