@@ -151,16 +151,23 @@ func (s *supervisor) setup() int {
 }
 
 // openGroup opens the service's cgroup, if cgroup v2 is there to use and
-// the service directory has no no-cgroup file.
+// the service directory has no no-cgroup file. The cgroup is named after
+// the directory's identity: device, inode and birth time, so that a new
+// directory that happens to get a deleted one's inode number never finds
+// that one's processes. Without a birth time (a file system that keeps
+// none) the service gets no cgroup and is tracked as a subreaper only.
 func (s *supervisor) openGroup() {
 	if _, err := os.Lstat(fileNoCgroup); err == nil {
 		return
 	}
-	var st unix.Stat_t
-	if unix.Stat(".", &st) != nil {
+	var st unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, ".", 0, unix.STATX_INO|unix.STATX_BTIME, &st) != nil || st.Mask&unix.STATX_BTIME == 0 {
 		return
 	}
-	g, err := cgroup.Open("svkit-" + strconv.FormatUint(st.Dev, 16) + "-" + strconv.FormatUint(st.Ino, 16))
+	dev := uint64(st.Dev_major)<<8 | uint64(st.Dev_minor)
+	name := "svkit-" + strconv.FormatUint(dev, 16) + "-" + strconv.FormatUint(st.Ino, 16) +
+		"-" + strconv.FormatInt(st.Btime.Sec, 16) + "." + strconv.FormatUint(uint64(st.Btime.Nsec), 16)
+	g, err := cgroup.Open(name)
 	if err == nil {
 		s.group = g
 	}

@@ -83,9 +83,10 @@ func TestReadopt(t *testing.T) {
 			if r3.Pid == r.Pid {
 				t.Fatal("same pid")
 			}
-			if b, _ := os.ReadFile(filepath.Join(dir, "starts")); string(b) != "start\nstart\n" {
-				t.Errorf("starts: %q", b)
-			}
+			testenv.WaitFor(t, wait, "the second start", func() bool {
+				b, _ := os.ReadFile(filepath.Join(dir, "starts"))
+				return string(b) == "start\nstart\n"
+			})
 		})
 	}
 }
@@ -274,9 +275,10 @@ func TestReadoptUnderSvscan(t *testing.T) {
 	testenv.WaitFor(t, wait, "old copy gone", func() bool { return len(marked(m)) == 0 })
 	control(t, dir, "u")
 	waitStatus(t, dir, "up again", func(n status.Record) bool { return n.Pid != 0 && n.Pid != r.Pid })
-	if b, _ := os.ReadFile(filepath.Join(dir, "starts")); string(b) != "start\nstart\n" {
-		t.Errorf("starts: %q", b)
-	}
+	testenv.WaitFor(t, wait, "the second start", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "starts"))
+		return string(b) == "start\nstart\n"
+	})
 }
 
 // TestAdoptFromGroup: a supervise killed before it could record its child
