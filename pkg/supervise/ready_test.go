@@ -59,7 +59,8 @@ func TestReadyNotificationFD(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "notification-fd"), []byte("5\n"), 0644)
 	startSupervise(t, svkit, dir)
 	r := waitStatus(t, dir, "up", isUp)
-	if in := readInfo(t, dir); in.Ready {
+	// info follows the status record within the same event.
+	if in := waitInfo(t, dir, "info of the run", func(in svinfo.Info) bool { return in.Pid == r.Pid }); in.Ready {
 		t.Fatalf("ready at once: %+v", in)
 	}
 	in := waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready })
@@ -145,8 +146,8 @@ func TestBackoff(t *testing.T) {
 			t.Errorf("interval %d: %.2fs, want about %.0fs (all: %v)", i+1, d, w, ts)
 		}
 	}
-	in := readInfo(t, dir)
-	if in.Restarts < 6 || in.ExitCode != 1 || in.ExitSignal != 0 {
+	in := waitInfo(t, dir, "history of 6 restarts", func(in svinfo.Info) bool { return in.Restarts >= 6 })
+	if in.ExitCode != 1 || in.ExitSignal != 0 {
 		t.Errorf("history: %+v", in)
 	}
 	// Now in a 2 s back-off: svc -u starts it at once.
@@ -158,7 +159,8 @@ func TestBackoff(t *testing.T) {
 	if d := time.Since(before); d > 700*time.Millisecond {
 		t.Errorf("svc -u during back-off took %v", d)
 	}
-	if in := readInfo(t, dir); in.Restarts > 1 {
+	in = waitInfo(t, dir, "info of the new start", func(in svinfo.Info) bool { return in.Started >= before.UnixNano() })
+	if in.Restarts > 1 {
 		t.Errorf("restarts not reset by svc -u: %+v", in)
 	}
 }

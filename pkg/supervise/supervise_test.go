@@ -280,7 +280,9 @@ while :; do sleep 0.05; done
 				b, _ := os.ReadFile(sigs)
 				return string(b) == "TERM\nCONT\n"
 			})
-			if r := readStatus(t, dir); r.Pid != pid || r.Want != 'd' {
+			// The trap may run before supervise has rewritten status.
+			waitStatus(t, dir, "want down, still up", func(r status.Record) bool { return r.Want == 'd' })
+			if r := readStatus(t, dir); r.Pid != pid {
 				t.Errorf("after d: %+v", r)
 			}
 			// k kills it for good: want down, so no restart.
