@@ -3,37 +3,18 @@ package svstat
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"svkit/internal/testenv"
 	"svkit/pkg/control"
-	"svkit/pkg/status"
 )
 
-// superviseDir runs svkit's supervise on dir until the test ends, then
-// stops it with "dx" and kills a run left behind, by pid.
+// superviseDir runs svkit's supervise on dir until the test ends.
 func superviseDir(t *testing.T, dir string) {
 	t.Helper()
-	p := testenv.Start(t, exec.Command(testenv.Prog(t, "supervise"), dir))
-	t.Cleanup(func() {
-		r, _ := status.Read(dir + "/supervise/status")
-		control.Send(dir, "dx")
-		deadline := time.Now().Add(5 * time.Second)
-		for !p.Exited() && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if r.Pid != 0 && testenv.Alive(r.Pid) {
-			syscall.Kill(r.Pid, syscall.SIGKILL)
-		}
-	})
-	testenv.WaitFor(t, 15*time.Second, "supervise to start", func() bool {
-		ok, _ := control.OK(dir)
-		return ok
-	})
+	testenv.StartSupervise(t, testenv.Prog(t, "supervise"), dir)
 }
 
 // jsonOf runs the svstat program with -j on dir and decodes its line.

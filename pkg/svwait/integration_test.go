@@ -46,26 +46,10 @@ func exitAt(t *testing.T, p *testenv.Proc) (int, time.Time) {
 	return code, time.Now()
 }
 
-// startSupervise runs a supervise program on dir until the test ends; at
-// the end it sends "dx", waits for it to exit and kills run if it is left.
+// startSupervise runs a supervise program on dir until the test ends.
 func startSupervise(t *testing.T, prog, dir string) {
 	t.Helper()
-	p := testenv.Start(t, exec.Command(prog, dir))
-	t.Cleanup(func() {
-		r, _ := status.Read(dir + "/supervise/status")
-		control.Send(dir, "dx")
-		deadline := time.Now().Add(5 * time.Second)
-		for !p.Exited() && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if r.Pid != 0 && testenv.Alive(r.Pid) {
-			syscall.Kill(r.Pid, syscall.SIGKILL)
-		}
-	})
-	testenv.WaitFor(t, 15*time.Second, "supervise to start", func() bool {
-		ok, _ := control.OK(dir)
-		return ok
-	})
+	testenv.StartSupervise(t, prog, dir)
 }
 
 func runSvwait(t *testing.T, args ...string) (string, string, int) {

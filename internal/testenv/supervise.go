@@ -1,0 +1,36 @@
+package testenv
+
+import (
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"svkit/pkg/control"
+	"svkit/pkg/status"
+)
+
+// StartSupervise runs a supervise program (svkit's or 0.76's) on dir until
+// the test ends and waits until it answers on supervise/ok. At the end it
+// sends "dx", waits for supervise to exit and kills a run left behind, by
+// pid.
+func StartSupervise(t testing.TB, prog, dir string) *Proc {
+	t.Helper()
+	p := Start(t, exec.Command(prog, dir))
+	t.Cleanup(func() {
+		r, _ := status.Read(dir + "/supervise/status")
+		control.Send(dir, "dx")
+		deadline := time.Now().Add(5 * time.Second)
+		for !p.Exited() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if r.Pid != 0 && Alive(r.Pid) {
+			syscall.Kill(r.Pid, syscall.SIGKILL)
+		}
+	})
+	WaitFor(t, 15*time.Second, "supervise to start", func() bool {
+		ok, _ := control.OK(dir)
+		return ok
+	})
+	return p
+}
