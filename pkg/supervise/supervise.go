@@ -137,9 +137,6 @@ func (s *supervisor) setup() int {
 
 	s.stamp()
 	s.adopt()
-	if s.main == nil {
-		s.adoptFromGroup()
-	}
 	s.announce()
 	s.openNotifySocket()
 
@@ -152,22 +149,16 @@ func (s *supervisor) setup() int {
 
 // openGroup opens the service's cgroup, if cgroup v2 is there to use and
 // the service directory has no no-cgroup file. The cgroup is named after
-// the directory's identity: device, inode and birth time, so that a new
-// directory that happens to get a deleted one's inode number never finds
-// that one's processes. Without a birth time (a file system that keeps
-// none) the service gets no cgroup and is tracked as a subreaper only.
+// the directory's identity (device and inode).
 func (s *supervisor) openGroup() {
 	if _, err := os.Lstat(fileNoCgroup); err == nil {
 		return
 	}
-	var st unix.Statx_t
-	if unix.Statx(unix.AT_FDCWD, ".", 0, unix.STATX_INO|unix.STATX_BTIME, &st) != nil || st.Mask&unix.STATX_BTIME == 0 {
+	var st unix.Stat_t
+	if unix.Stat(".", &st) != nil {
 		return
 	}
-	dev := uint64(st.Dev_major)<<8 | uint64(st.Dev_minor)
-	name := "svkit-" + strconv.FormatUint(dev, 16) + "-" + strconv.FormatUint(st.Ino, 16) +
-		"-" + strconv.FormatInt(st.Btime.Sec, 16) + "." + strconv.FormatUint(uint64(st.Btime.Nsec), 16)
-	g, err := cgroup.Open(name)
+	g, err := cgroup.Open("svkit-" + strconv.FormatUint(st.Dev, 16) + "-" + strconv.FormatUint(st.Ino, 16))
 	if err == nil {
 		s.group = g
 	}
@@ -189,39 +180,6 @@ func (s *supervisor) adopt() {
 	s.setMain(h, in.PPid == s.self)
 	if r, err := status.Read("supervise/status"); err == nil && r.Pid == id.Pid {
 		s.when, s.paused = r.When, r.Paused
-	}
-}
-
-// adoptFromGroup handles processes left in the service's cgroup that the
-// process record does not name (a supervise killed before it could record
-// its child): if they form one tree, its root is the service and is
-// adopted; otherwise they are killed, so that starting run cannot make a
-// second copy.
-func (s *supervisor) adoptFromGroup() {
-	if s.group == nil || !s.group.Populated() {
-		return
-	}
-	members := map[int]proc.Info{}
-	for _, pid := range s.group.Procs() {
-		if in, err := proc.Stat(pid); err == nil && in.State != 'Z' {
-			members[pid] = in
-		}
-	}
-	var roots []proc.Info
-	for _, in := range members {
-		if _, ok := members[in.PPid]; !ok {
-			roots = append(roots, in)
-		}
-	}
-	if len(roots) == 1 {
-		if h, err := proc.Open(roots[0].ID); err == nil && s.group.Contains(roots[0].Pid) {
-			s.setMain(h, roots[0].PPid == s.self)
-			return
-		}
-	}
-	if len(roots) > 0 {
-		s.warn("killing ", strconv.Itoa(len(members)), " processes left in ", s.group.Path, " by an earlier supervise of ", s.dir)
-		s.killTree()
 	}
 }
 

@@ -74,7 +74,7 @@ func removeGroup(dir string) {
 	if syscall.Stat(dir, &st) != nil {
 		return
 	}
-	name := fmt.Sprintf("svkit-*-%x-*", st.Ino)
+	name := fmt.Sprintf("svkit-%x-%x", st.Dev, st.Ino)
 	matches, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
 	more, _ := filepath.Glob("/sys/fs/cgroup/" + name)
 	for _, m := range append(matches, more...) {

@@ -280,27 +280,3 @@ func TestReadoptUnderSvscan(t *testing.T) {
 		return string(b) == "start\nstart\n"
 	})
 }
-
-// TestAdoptFromGroup: a supervise killed before it could record its child
-// leaves the service in the cgroup; the next supervise adopts it from
-// there rather than starting a second copy.
-func TestAdoptFromGroup(t *testing.T) {
-	testenv.RequireRoot(t)
-	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
-	dir := service(t, "exec sleep "+m+"\n")
-	p := startSupervise(t, svkit, dir)
-	r := waitStatus(t, dir, "up", isUp)
-	p.KillAndWait(t, syscall.SIGKILL)
-	os.Remove(filepath.Join(dir, "supervise/process"))
-	startSupervise(t, svkit, dir)
-	if r2 := readStatus(t, dir); r2.Pid != r.Pid {
-		t.Fatalf("status pid %d, want the running %d", r2.Pid, r.Pid)
-	}
-	if pids := marked(m); len(pids) != 1 {
-		t.Fatalf("copies running: %v", pids)
-	}
-	control(t, dir, "d")
-	waitStatus(t, dir, "down", isDown)
-	testenv.WaitFor(t, wait, "the service gone", func() bool { return len(marked(m)) == 0 })
-}
