@@ -59,10 +59,11 @@ func startSupervise(t *testing.T, im impl, dir string) *testenv.Proc {
 		return true
 	})
 	t.Cleanup(func() {
+		// supervise first, so that it cannot restart run meanwhile.
+		p.KillAndWait(t, syscall.SIGKILL)
 		if r, err := status.Read(filepath.Join(dir, "supervise/status")); err == nil && r.Pid != 0 {
 			syscall.Kill(r.Pid, syscall.SIGKILL)
 		}
-		p.KillAndWait(t, syscall.SIGKILL)
 		removeGroup(dir)
 	})
 	return p
@@ -563,10 +564,10 @@ exec sleep 1000'
 		if got["sess"] != got["parent"] {
 			t.Errorf("%s: run is not in supervise's session/pgrp: %q vs %q", im.name, got["sess"], got["parent"])
 		}
+		p.KillAndWait(t, syscall.SIGKILL)
 		if r := readStatus(t, dir); r.Pid != 0 {
 			syscall.Kill(r.Pid, syscall.SIGKILL)
 		}
-		p.KillAndWait(t, syscall.SIGKILL)
 	}
 	a, b := res["svkit"], res["0.76"]
 	if a["fds"] != "0 1 2 " {
