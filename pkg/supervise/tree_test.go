@@ -144,6 +144,7 @@ wait
 				testenv.RequireRoot(t)
 			}
 			startSupervise(t, svkit, dir)
+			waitStatus(t, dir, "up", isUp) // run may write its files before status shows it
 			readFileWait(t, filepath.Join(dir, "ready"))
 			testenv.WaitFor(t, wait, "three sleeps", func() bool { return len(marked(m)) == 3 })
 			control(t, dir, "d")
@@ -161,6 +162,7 @@ func TestTimeoutKill(t *testing.T) {
 	dir := service(t, fmt.Sprintf("trap 'echo TERM >> sigs' TERM\nsleep %s &\necho ready > ready\nwhile :; do sleep 0.05; done\n", m))
 	os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte("300\n"), 0644)
 	startSupervise(t, svkit, dir)
+	waitStatus(t, dir, "up", isUp) // run may write its files before status shows it
 	readFileWait(t, filepath.Join(dir, "ready"))
 	start := time.Now()
 	control(t, dir, "d")
@@ -177,6 +179,7 @@ func TestDownSignal(t *testing.T) {
 	dir := service(t, "trap 'echo QUIT >> sigs; exit 0' QUIT\ntrap 'echo TERM >> sigs' TERM\necho ready > ready\nwhile :; do sleep 0.05; done\n")
 	os.WriteFile(filepath.Join(dir, "down-signal"), []byte("SIGQUIT\n"), 0644)
 	startSupervise(t, svkit, dir)
+	waitStatus(t, dir, "up", isUp) // run may write its files before status shows it
 	readFileWait(t, filepath.Join(dir, "ready"))
 	control(t, dir, "d")
 	waitStatus(t, dir, "down", isDown)
