@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"svkit/internal/testenv"
+	"svkit/pkg/proc"
 	"svkit/pkg/status"
 )
 
@@ -59,14 +60,26 @@ func startSupervise(t *testing.T, im impl, dir string) *testenv.Proc {
 		return true
 	})
 	t.Cleanup(func() {
-		// supervise first, so that it cannot restart run meanwhile.
+		// supervise first, so that it cannot restart run meanwhile; then
+		// whatever it left running in the service directory (run, finish,
+		// check; status may not show a run that was just being started).
 		p.KillAndWait(t, syscall.SIGKILL)
 		if r, err := status.Read(filepath.Join(dir, "supervise/status")); err == nil && r.Pid != 0 {
 			syscall.Kill(r.Pid, syscall.SIGKILL)
 		}
+		killIn(dir)
 		removeGroup(dir)
 	})
 	return p
+}
+
+// killIn kills, by pid, every process whose working directory is dir.
+func killIn(dir string) {
+	for _, in := range proc.All() {
+		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", in.Pid)); err == nil && cwd == dir {
+			syscall.Kill(in.Pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // removeGroup removes the (empty) cgroup svkit's supervise made for dir.
