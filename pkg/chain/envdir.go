@@ -151,27 +151,5 @@ func readEnvFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 0, 512)
-	for {
-		if len(buf) == cap(buf) {
-			if len(buf) >= maxEnvLine {
-				return nil, unix.E2BIG
-			}
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return buf, err
-		}
-		if n == 0 {
-			return buf, nil
-		}
-		if bytes.IndexByte(buf[len(buf):len(buf)+n], '\n') >= 0 {
-			return buf[:len(buf)+n], nil
-		}
-		buf = buf[:len(buf)+n]
-	}
+	return sysfile.ReadLine(fd, maxEnvLine)
 }

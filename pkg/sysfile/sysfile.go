@@ -6,6 +6,7 @@
 package sysfile
 
 import (
+	"bytes"
 	"io"
 
 	"golang.org/x/sys/unix"
@@ -34,9 +35,21 @@ func Open(name string, flags int, mode uint32) (int, error) {
 
 // ReadAll reads fd to end of file, retrying on EINTR.
 func ReadAll(fd int) ([]byte, error) {
+	return ReadLine(fd, -1)
+}
+
+// ReadLine reads fd until end of file or through the first newline,
+// whichever comes first (the newline, and whatever the read that brought it
+// also returned, are kept), retrying on EINTR. With limit >= 0 it gives up
+// with E2BIG once more than limit bytes came without a newline; with a
+// negative limit it never looks for a newline and reads to end of file.
+func ReadLine(fd int, limit int) ([]byte, error) {
 	buf := make([]byte, 0, 512)
 	for {
 		if len(buf) == cap(buf) {
+			if limit >= 0 && len(buf) > limit {
+				return nil, unix.E2BIG
+			}
 			buf = append(buf, 0)[:len(buf)]
 		}
 		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
@@ -49,7 +62,11 @@ func ReadAll(fd int) ([]byte, error) {
 		if n == 0 {
 			return buf, nil
 		}
+		got := buf[len(buf) : len(buf)+n]
 		buf = buf[:len(buf)+n]
+		if limit >= 0 && bytes.IndexByte(got, '\n') >= 0 {
+			return buf, nil
+		}
 	}
 }
 
