@@ -69,9 +69,11 @@ func (s *supervisor) writeInfo() {
 		data string
 		last *string
 	}{
-		{svinfo.File, info, &s.ext.info},
+		// info last: a reader that sees a new info also finds stat
+		// and pid of the same state.
 		{"supervise/stat", stat, &s.ext.stat},
 		{"supervise/pid", pid, &s.ext.pid},
+		{svinfo.File, info, &s.ext.info},
 	} {
 		if s.ext.written && *f.last == f.data {
 			continue
