@@ -73,6 +73,21 @@ func (id ID) Alive() bool {
 	return err == nil && in.Start == id.Start && in.State != 'Z' && in.State != 'X'
 }
 
+// ticksPerSecond is the unit of ID.Start: Linux reports process start
+// times in USER_HZ clock ticks, which is 100 on every architecture.
+const ticksPerSecond = 100
+
+// Now returns the current time in the unit and clock of ID.Start (ticks
+// of CLOCK_BOOTTIME). A process forked after Now returned has a Start not
+// below it: both truncate the same clock.
+func Now() uint64 {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) != nil {
+		return 0
+	}
+	return uint64(ts.Sec)*ticksPerSecond + uint64(ts.Nsec)/(1e9/ticksPerSecond)
+}
+
 // BootID returns the kernel's boot id, which tells a record written before
 // a reboot from one written since. It is read once per process.
 var BootID = sync.OnceValue(func() string {

@@ -2,11 +2,13 @@ package supervise
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"svkit/pkg/cgroup"
 	"svkit/pkg/proc"
 )
 
@@ -18,6 +20,11 @@ import (
 // The boot id keeps a record written before a reboot from matching a
 // process that happens to have the same pid and start time since.
 //
+// Before it forks run, supervise writes "0 NOW BOOTID\n": a start is under
+// way since NOW. A supervise killed between the fork and the record of the
+// new pid leaves that line, and its successor finds the run it had started
+// in the service's cgroup: the oldest process there started since NOW.
+//
 // Like status, the record is replaced through a rename and not synced: it
 // describes running processes, which a power loss ends anyway.
 const recordFile = "supervise/process"
@@ -27,10 +34,13 @@ func writeRecord(id proc.ID) error {
 	return replaceFile(recordFile, []byte(line), 0644)
 }
 
+// writeStarting records that run is about to be forked.
+func writeStarting() error { return writeRecord(proc.ID{Pid: 0, Start: proc.Now()}) }
+
 func removeRecord() { unix.Unlink(recordFile) }
 
-// readRecord returns the recorded process if it is still the same live
-// incarnation.
+// readRecord returns what the record of this boot names: a process (which
+// may be gone since), or with Pid 0 the time a start began.
 func readRecord() (proc.ID, bool) {
 	b, err := os.ReadFile(recordFile)
 	if err != nil {
@@ -44,10 +54,33 @@ func readRecord() (proc.ID, bool) {
 	var err1, err2 error
 	id.Pid, err1 = strconv.Atoi(f[0])
 	id.Start, err2 = strconv.ParseUint(f[1], 10, 64)
-	if err1 != nil || err2 != nil || id.Pid <= 1 || f[2] != proc.BootID() || !id.Alive() {
+	if err1 != nil || err2 != nil || id.Pid < 0 || id.Pid == 1 || f[2] != proc.BootID() {
 		return proc.ID{}, false
 	}
 	return id, true
+}
+
+// startedIn returns the run a start begun at since put in the group: the
+// oldest live process there that started since then, not counting its own
+// descendants.
+func startedIn(g *cgroup.Group, since uint64) (proc.ID, bool) {
+	var found []proc.Info
+	for _, pid := range g.Procs() {
+		in, err := proc.Stat(pid)
+		if err == nil && in.Start >= since && in.State != 'Z' && in.State != 'X' {
+			found = append(found, in)
+		}
+	}
+	var best proc.Info
+	for _, in := range found {
+		if slices.ContainsFunc(found, func(p proc.Info) bool { return p.Pid == in.PPid }) {
+			continue // a child of another candidate
+		}
+		if best.Pid == 0 || in.Start < best.Start || in.Start == best.Start && in.Pid < best.Pid {
+			best = in
+		}
+	}
+	return best.ID, best.Pid != 0
 }
 
 // replaceFile writes data to path+".new" and renames it over path, so that

@@ -169,7 +169,15 @@ func (s *supervisor) openGroup() {
 // second copy.
 func (s *supervisor) adopt() {
 	id, ok := readRecord()
-	if !ok {
+	if ok && id.Pid == 0 {
+		// The previous supervise was killed while it started run.
+		ok = s.group != nil
+		if ok {
+			id, ok = startedIn(s.group, id.Start)
+		}
+	}
+	if !ok || !id.Alive() {
+		removeRecord()
 		return
 	}
 	h, err := proc.Open(id)
@@ -338,6 +346,7 @@ func (s *supervisor) command(c byte) {
 			s.armKill()
 		} else if s.following {
 			s.stopFollowing()
+			removeRecord()
 			s.serviceDown()
 		}
 		s.announce()
@@ -412,19 +421,22 @@ func (s *supervisor) reap() {
 // mainDied handles the end of the service's process. ws is nil when it was
 // not our child and its exit status is unknown.
 func (s *supervisor) mainDied(ws *unix.WaitStatus) {
-	wasRun := s.mainIsRun
+	wasRun, started := s.mainIsRun, s.main.Start
 	s.main.Close()
 	s.main = nil
 	s.gotTerm = false
-	removeRecord()
 	s.stopReadiness()
 	s.recordExit(ws)
 	if wasRun && ws != nil && ws.Exited() && ws.ExitStatus() == 0 && s.want != status.WantDown && readConfig(filePidfile) != "" {
 		// A daemon that puts itself in the background: wait for its
-		// pid file before calling the service down.
+		// pid file before calling the service down. Meanwhile the
+		// record says a start is under way, so that a successor finds
+		// the daemon in the cgroup.
+		writeRecord(proc.ID{Pid: 0, Start: started})
 		s.startFollowing()
 		return
 	}
+	removeRecord()
 	s.serviceDown()
 }
 
@@ -530,18 +542,23 @@ func (s *supervisor) start() {
 		s.killTree()
 	}
 	s.lastStart = time.Now()
+	// Should supervise die before the new pid is recorded, the record
+	// tells its successor to look for the run in the cgroup.
+	writeStarting()
 	files, env := s.prepareReadiness()
 	pid, pidfd, err := s.fork(files, env)
 	s.startedReadiness(err == nil)
 	if err != nil {
 		if e := diag.Errno(err); e == unix.EAGAIN || e == unix.ENOMEM {
 			s.warn("unable to fork for ", s.dir, ", sleeping 60 seconds: ", diag.Str(err))
+			removeRecord()
 			s.scheduleStart(time.Now().Add(forkRetryDelay))
 			return
 		}
 		// In 0.76 the forked child reports the failed exec and exits 111:
 		// run was up for an instant. Say the same and retry a second later.
 		diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to start ", s.dir, "/run: ", diag.Str(err))
+		removeRecord()
 		s.stamp()
 		s.announce()
 		if s.want == status.WantUp && !s.exit {

@@ -115,6 +115,7 @@ func (s *supervisor) tryFollow() {
 	}
 	if time.Now().After(s.followEnd) {
 		s.stopFollowing()
+		removeRecord()
 		s.serviceDown()
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"svkit/internal/testenv"
+	"svkit/pkg/cgroup"
 	"svkit/pkg/proc"
 	"svkit/pkg/status"
 )
@@ -219,6 +220,45 @@ exit 0
 	testenv.WaitFor(t, wait, "daemon gone", func() bool { return !testenv.Alive(r.Pid) })
 }
 
+// TestPidfileKilledWhileFollowing: a supervise killed after run exited
+// but before the daemon wrote its pid file leaves a successor that finds
+// the daemon in the cgroup and follows it: one daemon, never a second run.
+func TestPidfileKilledWhileFollowing(t *testing.T) {
+	requireGroup(t)
+	m := uniq(t)
+	t.Cleanup(func() { killMarked(m) })
+	dir := service(t, fmt.Sprintf(`echo start >> starts
+( ( exec /bin/sh -c 'sleep 0.5; echo $$ > daemon.pid; while :; do sleep 0.05; done' %s ) & )
+exit 0
+`, m))
+	os.WriteFile(filepath.Join(dir, "pidfile"), []byte("daemon.pid\n"), 0644)
+	p := startSupervise(t, svkit, dir)
+	testenv.WaitFor(t, wait, "run exited, daemon awaited", func() bool {
+		r, err := status.Read(filepath.Join(dir, "supervise/status"))
+		return err == nil && r.Pid != 0 && !testenv.Alive(r.Pid) && len(marked(m)) == 1
+	})
+	if _, err := os.Stat(filepath.Join(dir, "daemon.pid")); err == nil {
+		t.Fatal("the pid file came too early for the test")
+	}
+	p.KillAndWait(t, syscall.SIGKILL)
+	startSupervise(t, svkit, dir)
+	daemon, _ := strconv.Atoi(strings.TrimSpace(readFileWait(t, filepath.Join(dir, "daemon.pid"))))
+	r := waitStatus(t, dir, "up", isUp)
+	if r.Pid != daemon {
+		t.Fatalf("status pid %d, want the daemon %d", r.Pid, daemon)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if b, _ := os.ReadFile(filepath.Join(dir, "starts")); string(b) != "start\n" {
+		t.Fatalf("run started again: %q", b)
+	}
+	if pids := marked(m); len(pids) != 1 {
+		t.Fatalf("daemons %v", pids)
+	}
+	control(t, dir, "d")
+	waitStatus(t, dir, "down", isDown)
+	testenv.WaitFor(t, wait, "daemon gone", func() bool { return len(marked(m)) == 0 })
+}
+
 // TestReadoptUnderSvscan: with svscan running the tree, SIGKILL the
 // service's supervise; svscan starts a new one at its next pass, and that
 // one re-adopts the running service: exactly one copy, the original pid,
@@ -282,4 +322,125 @@ func TestReadoptUnderSvscan(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(dir, "starts"))
 		return string(b) == "start\nstart\n"
 	})
+}
+
+// TestKilledWhileStarting: a supervise SIGKILLed at the instant it starts
+// run, before or after the fork, leaves a successor that runs exactly one
+// copy: the run already forked is re-adopted (found in the service's cgroup
+// through the "starting" record), otherwise a new one is started. strace
+// kills supervise on its first or second open of supervise/process.new:
+// the "starting" record before the fork, the new pid's record after it.
+func TestKilledWhileStarting(t *testing.T) {
+	strace, err := exec.LookPath("strace")
+	testenv.Require(t, err == nil, "strace is not installed")
+	requireGroup(t)
+	for _, tc := range []struct {
+		when   int
+		forked bool // the killed supervise had forked run
+	}{{1, false}, {2, true}} {
+		t.Run(strconv.Itoa(tc.when), func(t *testing.T) {
+			m := uniq(t)
+			t.Cleanup(func() { killMarked(m) })
+			dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
+			cmd := exec.Command(strace, "-f", "-o", "/dev/null", "-P", "supervise/process.new", "-e", "trace=openat",
+				"-e", fmt.Sprintf("inject=openat:signal=KILL:when=%d", tc.when), testenv.Prog(t, "supervise"), dir)
+			tracer := testenv.Start(t, cmd)
+			testenv.WaitFor(t, wait, "supervise killed", func() bool { return lockedOnceAndFree(dir) })
+			// Killing strace detaches what it still traces (the run).
+			tracer.KillAndWait(t, syscall.SIGKILL)
+			var first []int
+			if tc.forked {
+				testenv.WaitFor(t, wait, "the first run", func() bool { return len(marked(m)) == 1 })
+				first = marked(m)
+			} else if pids := marked(m); len(pids) != 0 {
+				t.Fatalf("run started before the fork: %v", pids)
+			}
+			startSupervise(t, svkit, dir)
+			r := waitStatus(t, dir, "up", isUp)
+			if tc.forked && r.Pid != first[0] {
+				t.Fatalf("status pid %d, want the re-adopted %d", r.Pid, first[0])
+			}
+			time.Sleep(200 * time.Millisecond) // a second start would show by now
+			if pids := marked(m); len(pids) != 1 || pids[0] != r.Pid {
+				t.Fatalf("copies running %v, status pid %d", pids, r.Pid)
+			}
+			control(t, dir, "d")
+			waitStatus(t, dir, "down", isDown)
+			testenv.WaitFor(t, wait, "the copy gone", func() bool { return len(marked(m)) == 0 })
+			control(t, dir, "u")
+			waitStatus(t, dir, "up again", func(n status.Record) bool { return n.Pid != 0 && n.Pid != r.Pid })
+			testenv.WaitFor(t, wait, "one copy again", func() bool { return len(marked(m)) == 1 })
+		})
+	}
+}
+
+// TestStartingRecordIgnoresOlderProcesses: a "starting" record makes the
+// successor adopt only a process of the cgroup that started since; an
+// older one (an orphan of an earlier run) is not taken for run.
+func TestStartingRecordIgnoresOlderProcesses(t *testing.T) {
+	requireGroup(t)
+	m := uniq(t)
+	t.Cleanup(func() { killMarked(m) })
+	m2 := uniq(t) + "1"
+	t.Cleanup(func() { killMarked(m2) })
+	dir := service(t, "exec sleep "+m2+"\n")
+	group := groupPath(t, dir)
+	// The orphan: a process in the service's cgroup, older than the record.
+	old := testenv.Start(t, exec.Command("sleep", m))
+	if err := os.WriteFile(filepath.Join(group, "cgroup.procs"), []byte(strconv.Itoa(old.Pid())), 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		old.KillAndWait(t, syscall.SIGKILL)
+		syscall.Rmdir(group)
+	})
+	time.Sleep(20 * time.Millisecond) // the record's clock ticks in 10 ms steps
+	os.Mkdir(filepath.Join(dir, "supervise"), 0700)
+	rec := fmt.Sprintf("0 %d %s\n", proc.Now(), proc.BootID())
+	if err := os.WriteFile(filepath.Join(dir, "supervise/process"), []byte(rec), 0644); err != nil {
+		t.Fatal(err)
+	}
+	startSupervise(t, svkit, dir)
+	r := waitStatus(t, dir, "up", isUp)
+	if r.Pid == old.Pid() {
+		t.Fatal("adopted a process older than the start")
+	}
+	if !testenv.Alive(old.Pid()) {
+		t.Fatal("the older process was killed")
+	}
+	if pids := marked(m2); len(pids) != 1 || pids[0] != r.Pid {
+		t.Fatalf("runs %v, status pid %d", pids, r.Pid)
+	}
+}
+
+// requireGroup skips (fails in CI) where svkit cannot make cgroups.
+func requireGroup(t *testing.T) {
+	g, err := cgroup.Open("svkit-probe-" + strconv.Itoa(os.Getpid()))
+	testenv.Require(t, err == nil, fmt.Sprintf("no writable cgroup v2: %v", err))
+	g.Remove()
+}
+
+// groupPath creates and returns the cgroup svkit's supervise uses for dir.
+func groupPath(t *testing.T, dir string) string {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	g, err := cgroup.Open(fmt.Sprintf("svkit-%x-%x", st.Dev, st.Ino))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
+	return g.Path
+}
+
+// lockedOnceAndFree reports whether a supervise took dir's lock and has
+// let it go since (it died).
+func lockedOnceAndFree(dir string) bool {
+	fd, err := syscall.Open(filepath.Join(dir, "supervise/lock"), syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer syscall.Close(fd)
+	return syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB) == nil
 }
