@@ -227,6 +227,10 @@ func (w *world) killAll() {
 			}
 		}
 		if n == 0 {
+			for _, name := range w.names {
+				testenv.RemoveGroup(filepath.Join(w.scan, name))
+				testenv.RemoveGroup(filepath.Join(w.scan, name, "log"))
+			}
 			return
 		}
 		time.Sleep(10 * time.Millisecond)

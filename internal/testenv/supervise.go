@@ -1,7 +1,9 @@
 package testenv
 
 import (
+	"fmt"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -27,10 +29,26 @@ func StartSupervise(t testing.TB, prog, dir string) *Proc {
 		if r.Pid != 0 && Alive(r.Pid) {
 			syscall.Kill(r.Pid, syscall.SIGKILL)
 		}
+		RemoveGroup(dir)
 	})
 	WaitFor(t, 15*time.Second, "supervise to start", func() bool {
 		ok, _ := control.OK(dir)
 		return ok
 	})
 	return p
+}
+
+// RemoveGroup removes the cgroup svkit's supervise made for dir, if it is
+// empty: a supervise that is killed cannot remove it itself.
+func RemoveGroup(dir string) {
+	var st syscall.Stat_t
+	if syscall.Stat(dir, &st) != nil {
+		return
+	}
+	name := fmt.Sprintf("svkit-%x-%x", st.Dev, st.Ino)
+	matches, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
+	more, _ := filepath.Glob("/sys/fs/cgroup/" + name)
+	for _, m := range append(matches, more...) {
+		syscall.Rmdir(m)
+	}
 }

@@ -28,8 +28,10 @@ var ErrGone = errors.New("process is gone")
 // Info is what /proc/PID/stat says about a process.
 type Info struct {
 	ID
-	PPid  int
-	State byte // R, S, D, T, Z, ...
+	PPid    int
+	Pgrp    int // process group
+	Session int
+	State   byte // R, S, D, T, Z, ...
 }
 
 // Stat reads /proc/PID/stat.
@@ -54,11 +56,13 @@ func parseStat(pid int, b []byte) (Info, error) {
 		return Info{}, errors.New("bad /proc stat line")
 	}
 	ppid, err1 := strconv.Atoi(f[1])
+	pgrp, err3 := strconv.Atoi(f[2])
+	sid, err4 := strconv.Atoi(f[3])
 	start, err2 := strconv.ParseUint(f[19], 10, 64)
-	if err1 != nil || err2 != nil || len(f[0]) != 1 {
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || len(f[0]) != 1 {
 		return Info{}, errors.New("bad /proc stat line")
 	}
-	return Info{ID: ID{Pid: pid, Start: start}, PPid: ppid, State: f[0][0]}, nil
+	return Info{ID: ID{Pid: pid, Start: start}, PPid: ppid, Pgrp: pgrp, Session: sid, State: f[0][0]}, nil
 }
 
 // Lookup returns the current incarnation of pid.

@@ -10,12 +10,12 @@ import (
 )
 
 func TestParseStat(t *testing.T) {
-	line := []byte("1234 (a (weird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n")
+	line := []byte("1234 (a (weird) name) S 1 1230 1220 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n")
 	in, err := parseStat(1234, line)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.PPid != 1 || in.State != 'S' || in.Start != 987654 || in.Pid != 1234 {
+	if in.PPid != 1 || in.Pgrp != 1230 || in.Session != 1220 || in.State != 'S' || in.Start != 987654 || in.Pid != 1234 {
 		t.Fatalf("%+v", in)
 	}
 	for _, bad := range []string{"", "1 (x", "1 (x) S 1", "1 (x) SS 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21"} {

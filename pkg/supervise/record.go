@@ -20,44 +20,68 @@ import (
 // The boot id keeps a record written before a reboot from matching a
 // process that happens to have the same pid and start time since.
 //
-// Before it forks run, supervise writes "0 NOW BOOTID\n": a start is under
-// way since NOW. A supervise killed between the fork and the record of the
-// new pid leaves that line, and its successor finds the run it had started
-// in the service's cgroup: the oldest process there started since NOW.
+// Before it forks run, supervise writes "0 NOW BOOTID PGID SID\n": a start
+// is under way since NOW, by a supervise in that process group and session.
+// A supervise killed between the fork and the record of the new pid leaves
+// that line, and its successor finds the run it had started: the oldest
+// process started since NOW in the service's cgroup or, without a cgroup,
+// in that process group and session with the service directory as its
+// working directory.
 //
 // Like status, the record is replaced through a rename and not synced: it
 // describes running processes, which a power loss ends anyway.
 const recordFile = "supervise/process"
+
+// record is what supervise/process says.
+type record struct {
+	id         proc.ID // the service's process; Pid 0 while a start is under way since id.Start
+	pgrp, sess int     // for a start: the process group and session of run
+}
 
 func writeRecord(id proc.ID) error {
 	line := strconv.Itoa(id.Pid) + " " + strconv.FormatUint(id.Start, 10) + " " + proc.BootID() + "\n"
 	return replaceFile(recordFile, []byte(line), 0644)
 }
 
-// writeStarting records that run is about to be forked.
-func writeStarting() error { return writeRecord(proc.ID{Pid: 0, Start: proc.Now()}) }
+// writeStarting records that a start is under way since the given time:
+// run is about to be forked, or has exited leaving a daemon to follow.
+func writeStarting(since uint64) error {
+	sess, _ := unix.Getsid(0)
+	line := "0 " + strconv.FormatUint(since, 10) + " " + proc.BootID() + " " +
+		strconv.Itoa(unix.Getpgrp()) + " " + strconv.Itoa(sess) + "\n"
+	return replaceFile(recordFile, []byte(line), 0644)
+}
 
 func removeRecord() { unix.Unlink(recordFile) }
 
-// readRecord returns what the record of this boot names: a process (which
-// may be gone since), or with Pid 0 the time a start began.
-func readRecord() (proc.ID, bool) {
+// readRecord returns what the record of this boot says.
+func readRecord() (record, bool) {
 	b, err := os.ReadFile(recordFile)
 	if err != nil {
-		return proc.ID{}, false
+		return record{}, false
 	}
 	f := strings.Fields(string(b))
-	if len(f) != 3 {
-		return proc.ID{}, false
+	if len(f) != 3 && len(f) != 5 {
+		return record{}, false
 	}
-	var id proc.ID
+	var r record
 	var err1, err2 error
-	id.Pid, err1 = strconv.Atoi(f[0])
-	id.Start, err2 = strconv.ParseUint(f[1], 10, 64)
-	if err1 != nil || err2 != nil || id.Pid < 0 || id.Pid == 1 || f[2] != proc.BootID() {
-		return proc.ID{}, false
+	r.id.Pid, err1 = strconv.Atoi(f[0])
+	r.id.Start, err2 = strconv.ParseUint(f[1], 10, 64)
+	if err1 != nil || err2 != nil || r.id.Pid < 0 || r.id.Pid == 1 || f[2] != proc.BootID() {
+		return record{}, false
 	}
-	return id, true
+	if r.id.Pid == 0 {
+		if len(f) != 5 {
+			return record{}, false
+		}
+		r.pgrp, err1 = strconv.Atoi(f[3])
+		r.sess, err2 = strconv.Atoi(f[4])
+		if err1 != nil || err2 != nil {
+			return record{}, false
+		}
+	}
+	return r, true
 }
 
 // startedIn returns the run a start begun at since put in the group: the
@@ -67,10 +91,40 @@ func startedIn(g *cgroup.Group, since uint64) (proc.ID, bool) {
 	var found []proc.Info
 	for _, pid := range g.Procs() {
 		in, err := proc.Stat(pid)
-		if err == nil && in.Start >= since && in.State != 'Z' && in.State != 'X' {
+		if err == nil && in.Start >= since && live(in) {
 			found = append(found, in)
 		}
 	}
+	return oldestRoot(found)
+}
+
+// startedHere returns, where there is no cgroup, the run the start r
+// left: the oldest live process started since, in the recorded process
+// group and session, whose working directory is the service directory
+// (the current one). A run that has already changed directory is not found.
+func startedHere(r record, self int) (proc.ID, bool) {
+	var here unix.Stat_t
+	if unix.Stat(".", &here) != nil {
+		return proc.ID{}, false
+	}
+	var found []proc.Info
+	for _, in := range proc.All() {
+		if in.Pid == self || in.Start < r.id.Start || in.Pgrp != r.pgrp || in.Session != r.sess || !live(in) {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+strconv.Itoa(in.Pid)+"/cwd", &st) == nil && st.Dev == here.Dev && st.Ino == here.Ino {
+			found = append(found, in)
+		}
+	}
+	return oldestRoot(found)
+}
+
+func live(in proc.Info) bool { return in.State != 'Z' && in.State != 'X' }
+
+// oldestRoot returns the process of found that started first among those
+// whose parent is not in found.
+func oldestRoot(found []proc.Info) (proc.ID, bool) {
 	var best proc.Info
 	for _, in := range found {
 		if slices.ContainsFunc(found, func(p proc.Info) bool { return p.Pid == in.PPid }) {

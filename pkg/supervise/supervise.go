@@ -168,12 +168,14 @@ func (s *supervisor) openGroup() {
 // left running, as named by the process record, instead of starting a
 // second copy.
 func (s *supervisor) adopt() {
-	id, ok := readRecord()
+	r, ok := readRecord()
+	id := r.id
 	if ok && id.Pid == 0 {
 		// The previous supervise was killed while it started run.
-		ok = s.group != nil
-		if ok {
+		if s.group != nil {
 			id, ok = startedIn(s.group, id.Start)
+		} else {
+			id, ok = startedHere(r, s.self)
 		}
 	}
 	if !ok || !id.Alive() {
@@ -432,7 +434,7 @@ func (s *supervisor) mainDied(ws *unix.WaitStatus) {
 		// pid file before calling the service down. Meanwhile the
 		// record says a start is under way, so that a successor finds
 		// the daemon in the cgroup.
-		writeRecord(proc.ID{Pid: 0, Start: started})
+		writeStarting(started)
 		s.startFollowing()
 		return
 	}
@@ -544,7 +546,7 @@ func (s *supervisor) start() {
 	s.lastStart = time.Now()
 	// Should supervise die before the new pid is recorded, the record
 	// tells its successor to look for the run in the cgroup.
-	writeStarting()
+	writeStarting(proc.Now())
 	files, env := s.prepareReadiness()
 	pid, pidfd, err := s.fork(files, env)
 	s.startedReadiness(err == nil)

@@ -68,7 +68,7 @@ func startSupervise(t *testing.T, im impl, dir string) *testenv.Proc {
 			syscall.Kill(r.Pid, syscall.SIGKILL)
 		}
 		killIn(dir)
-		removeGroup(dir)
+		testenv.RemoveGroup(dir)
 	})
 	return p
 }
@@ -79,20 +79,6 @@ func killIn(dir string) {
 		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", in.Pid)); err == nil && cwd == dir {
 			syscall.Kill(in.Pid, syscall.SIGKILL)
 		}
-	}
-}
-
-// removeGroup removes the (empty) cgroup svkit's supervise made for dir.
-func removeGroup(dir string) {
-	var st syscall.Stat_t
-	if syscall.Stat(dir, &st) != nil {
-		return
-	}
-	name := fmt.Sprintf("svkit-%x-%x", st.Dev, st.Ino)
-	matches, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
-	more, _ := filepath.Glob("/sys/fs/cgroup/" + name)
-	for _, m := range append(matches, more...) {
-		syscall.Rmdir(m)
 	}
 }
 

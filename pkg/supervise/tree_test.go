@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"svkit/internal/testenv"
 	"svkit/pkg/cgroup"
 	"svkit/pkg/proc"
@@ -275,7 +277,7 @@ func TestReadoptUnderSvscan(t *testing.T) {
 	t.Cleanup(func() {
 		syscall.Kill(sv.Pid(), syscall.SIGTERM)
 		sv.Wait(t, wait)
-		removeGroup(dir)
+		testenv.RemoveGroup(dir)
 	})
 	r := waitStatus(t, dir, "up", isUp)
 	var old int
@@ -330,18 +332,27 @@ func TestReadoptUnderSvscan(t *testing.T) {
 // through the "starting" record), otherwise a new one is started. strace
 // kills supervise on its first or second open of supervise/process.new:
 // the "starting" record before the fork, the new pid's record after it.
+//
+// Without a cgroup the run is found by its process group, session and
+// working directory.
 func TestKilledWhileStarting(t *testing.T) {
 	strace, err := exec.LookPath("strace")
 	testenv.Require(t, err == nil, "strace is not installed")
-	requireGroup(t)
 	for _, tc := range []struct {
-		when   int
-		forked bool // the killed supervise had forked run
-	}{{1, false}, {2, true}} {
-		t.Run(strconv.Itoa(tc.when), func(t *testing.T) {
+		when     int
+		forked   bool // the killed supervise had forked run
+		noCgroup bool
+	}{{1, false, false}, {2, true, false}, {1, false, true}, {2, true, true}} {
+		t.Run(fmt.Sprintf("%d,no-cgroup=%v", tc.when, tc.noCgroup), func(t *testing.T) {
+			if !tc.noCgroup {
+				requireGroup(t)
+			}
 			m := uniq(t)
 			t.Cleanup(func() { killMarked(m) })
 			dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
+			if tc.noCgroup {
+				os.WriteFile(filepath.Join(dir, "no-cgroup"), nil, 0644)
+			}
 			cmd := exec.Command(strace, "-f", "-o", "/dev/null", "-P", "supervise/process.new", "-e", "trace=openat",
 				"-e", fmt.Sprintf("inject=openat:signal=KILL:when=%d", tc.when), testenv.Prog(t, "supervise"), dir)
 			tracer := testenv.Start(t, cmd)
@@ -396,7 +407,8 @@ func TestStartingRecordIgnoresOlderProcesses(t *testing.T) {
 	})
 	time.Sleep(20 * time.Millisecond) // the record's clock ticks in 10 ms steps
 	os.Mkdir(filepath.Join(dir, "supervise"), 0700)
-	rec := fmt.Sprintf("0 %d %s\n", proc.Now(), proc.BootID())
+	sid, _ := unix.Getsid(0)
+	rec := fmt.Sprintf("0 %d %s %d %d\n", proc.Now(), proc.BootID(), syscall.Getpgrp(), sid)
 	if err := os.WriteFile(filepath.Join(dir, "supervise/process"), []byte(rec), 0644); err != nil {
 		t.Fatal(err)
 	}
