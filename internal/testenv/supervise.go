@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"io/fs"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -38,8 +39,9 @@ func StartSupervise(t testing.TB, prog, dir string) *Proc {
 	return p
 }
 
-// RemoveGroup removes the cgroup svkit's supervise made for dir, if it is
-// empty: a supervise that is killed cannot remove it itself.
+// RemoveGroup removes the cgroup svkit's supervise made for dir once it is
+// empty (waiting up to 2 s for killed processes to leave it): a supervise
+// that is killed cannot remove it itself.
 func RemoveGroup(dir string) {
 	var st syscall.Stat_t
 	if syscall.Stat(dir, &st) != nil {
@@ -49,6 +51,22 @@ func RemoveGroup(dir string) {
 	matches, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
 	more, _ := filepath.Glob("/sys/fs/cgroup/" + name)
 	for _, m := range append(matches, more...) {
-		syscall.Rmdir(m)
+		// Processes just sent KILL may take a moment to leave it.
+		deadline := time.Now().Add(2 * time.Second)
+		for syscall.Rmdir(m) == syscall.EBUSY && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
+}
+
+// RemoveGroupsUnder removes the empty cgroups of every service directory
+// (a directory holding supervise/) under root.
+func RemoveGroupsUnder(root string) {
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == "supervise" {
+			RemoveGroup(filepath.Dir(path))
+			return filepath.SkipDir
+		}
+		return nil
+	})
 }

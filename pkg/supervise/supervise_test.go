@@ -567,6 +567,7 @@ exec sleep 1000'
 		if r := readStatus(t, dir); r.Pid != 0 {
 			syscall.Kill(r.Pid, syscall.SIGKILL)
 		}
+		testenv.RemoveGroup(dir)
 	}
 	a, b := res["svkit"], res["0.76"]
 	if a["fds"] != "0 1 2 " {

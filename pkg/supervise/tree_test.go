@@ -350,6 +350,9 @@ func TestKilledWhileStarting(t *testing.T) {
 			m := uniq(t)
 			t.Cleanup(func() { killMarked(m) })
 			dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
+			// Runs after strace is killed: a supervise it left (when
+			// the test fails before the kill) goes too.
+			t.Cleanup(func() { killIn(dir); testenv.RemoveGroup(dir) })
 			if tc.noCgroup {
 				os.WriteFile(filepath.Join(dir, "no-cgroup"), nil, 0644)
 			}

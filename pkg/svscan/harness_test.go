@@ -220,6 +220,7 @@ func killUnder(t *testing.T, root string) {
 	for time.Now().Before(deadline) {
 		ps := under(root)
 		if len(ps) == 0 {
+			testenv.RemoveGroupsUnder(root)
 			return
 		}
 		for _, p := range ps {
