@@ -134,6 +134,22 @@ func FromFD(id ID, fd int) *Handle {
 	return &Handle{ID: id, fd: fd}
 }
 
+// Inode returns the process's pidfs inode number, which no other process
+// of this boot ever has, or 0 where pidfds are not pidfs files (kernels
+// before 6.9). It tells apart two processes that had the same pid and
+// start time: a pid recycled within one clock tick.
+func (h *Handle) Inode() uint64 {
+	var fs unix.Statfs_t
+	if h == nil || h.fd < 0 || unix.Fstatfs(h.fd, &fs) != nil || fs.Type != unix.PID_FS_MAGIC {
+		return 0
+	}
+	var st unix.Stat_t
+	if unix.Fstat(h.fd, &st) != nil {
+		return 0
+	}
+	return st.Ino
+}
+
 // Fd returns the pidfd.
 func (h *Handle) Fd() int { return h.fd }
 

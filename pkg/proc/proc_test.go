@@ -38,8 +38,9 @@ func TestOpenSignalDescendants(t *testing.T) {
 	if err != nil || !self.Alive() {
 		t.Fatalf("self: %v %v", self, err)
 	}
-	// A shell with a child: both are descendants of this test process.
-	cmd := exec.Command("/bin/sh", "-c", "sleep 1000 & wait")
+	// A shell with a child: both are descendants of this test process. The
+	// shell outlives the child, which the test kills first.
+	cmd := exec.Command("/bin/sh", "-c", "sleep 1000 & wait; exec sleep 1000")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -13,12 +13,14 @@ import (
 )
 
 // The process record, supervise/process, names the process supervise
-// watches as the service: "PID STARTTIME BOOTID\n", with the start time in
-// clock ticks after boot as /proc/PID/stat gives it. A supervise that starts
-// on a directory whose previous supervise was killed reads it to find the
-// service still running and re-adopt it instead of starting a second copy.
-// The boot id keeps a record written before a reboot from matching a
-// process that happens to have the same pid and start time since.
+// watches as the service: "PID STARTTIME BOOTID INODE\n", with the start
+// time in clock ticks after boot as /proc/PID/stat gives it. A supervise
+// that starts on a directory whose previous supervise was killed reads it
+// to find the service still running and re-adopt it instead of starting a
+// second copy. The boot id keeps a record written before a reboot from
+// matching a process that happens to have the same pid and start time
+// since; the pidfs inode number (0 before Linux 6.9) one that took the pid
+// within the same clock tick.
 //
 // Before it forks run, supervise writes "0 NOW BOOTID PGID SID\n": a start
 // is under way since NOW, by a supervise in that process group and session.
@@ -35,11 +37,13 @@ const recordFile = "supervise/process"
 // record is what supervise/process says.
 type record struct {
 	id         proc.ID // the service's process; Pid 0 while a start is under way since id.Start
+	inode      uint64  // the process's pidfs inode, or 0
 	pgrp, sess int     // for a start: the process group and session of run
 }
 
-func writeRecord(id proc.ID) error {
-	line := strconv.Itoa(id.Pid) + " " + strconv.FormatUint(id.Start, 10) + " " + proc.BootID() + "\n"
+func writeRecord(h *proc.Handle) error {
+	line := strconv.Itoa(h.Pid) + " " + strconv.FormatUint(h.Start, 10) + " " + proc.BootID() + " " +
+		strconv.FormatUint(h.Inode(), 10) + "\n"
 	return replaceFile(recordFile, []byte(line), 0644)
 }
 
@@ -61,7 +65,7 @@ func readRecord() (record, bool) {
 		return record{}, false
 	}
 	f := strings.Fields(string(b))
-	if len(f) != 3 && len(f) != 5 {
+	if len(f) < 3 || len(f) > 5 {
 		return record{}, false
 	}
 	var r record
@@ -71,15 +75,18 @@ func readRecord() (record, bool) {
 	if err1 != nil || err2 != nil || r.id.Pid < 0 || r.id.Pid == 1 || f[2] != proc.BootID() {
 		return record{}, false
 	}
-	if r.id.Pid == 0 {
-		if len(f) != 5 {
-			return record{}, false
-		}
+	switch {
+	case r.id.Pid == 0 && len(f) == 5:
 		r.pgrp, err1 = strconv.Atoi(f[3])
 		r.sess, err2 = strconv.Atoi(f[4])
-		if err1 != nil || err2 != nil {
-			return record{}, false
-		}
+	case r.id.Pid != 0 && len(f) == 4:
+		r.inode, err1 = strconv.ParseUint(f[3], 10, 64)
+	case r.id.Pid != 0 && len(f) == 3: // written before the inode was
+	default:
+		return record{}, false
+	}
+	if err1 != nil || err2 != nil {
+		return record{}, false
 	}
 	return r, true
 }

@@ -184,6 +184,13 @@ func (s *supervisor) adopt() {
 	}
 	h, err := proc.Open(id)
 	if err != nil {
+		removeRecord()
+		return
+	}
+	if r.id.Pid != 0 && r.inode != 0 && h.Inode() != r.inode {
+		// The pid was taken again within the same clock tick.
+		h.Close()
+		removeRecord()
 		return
 	}
 	in, _ := proc.Stat(id.Pid)
@@ -625,7 +632,7 @@ func (s *supervisor) fork(files []uintptr, env []string) (pid, pidfd int, err er
 func (s *supervisor) setMain(h *proc.Handle, child bool) {
 	s.main, s.mainChild, s.mainIsRun = h, child, false
 	s.paused = false
-	if err := writeRecord(h.ID); err != nil {
+	if err := writeRecord(h); err != nil {
 		s.warn("unable to write ", s.dir, "/", recordFile, ": ", diag.Str(err))
 	}
 	if !child {

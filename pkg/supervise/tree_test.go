@@ -109,6 +109,7 @@ func TestNoAdoptionOfRecycledPid(t *testing.T) {
 	for _, rec := range []string{
 		fmt.Sprintf("%d %d %s\n", id.Pid, id.Start+1, boot),
 		fmt.Sprintf("%d %d %s\n", id.Pid, id.Start, "00000000-0000-0000-0000-000000000000"),
+		fmt.Sprintf("%d %d %s %d\n", id.Pid, id.Start, boot, 12345), // another process's pidfs inode
 		"garbage\n",
 	} {
 		dir := service(t, "exec sleep 1000\n")
@@ -458,4 +459,62 @@ func lockedOnceAndFree(dir string) bool {
 	}
 	defer syscall.Close(fd)
 	return syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB) == nil
+}
+
+// TestRecycledPid: the pid of a service that died while its supervise was
+// dead is given to an unrelated process (through ns_last_pid), usually
+// within the same 10 ms clock tick as the service's start, so pid and start
+// time match the record; the next supervise neither adopts nor signals it
+// (the pidfs inode number tells them apart).
+func TestRecycledPid(t *testing.T) {
+	testenv.RequireRoot(t)
+	// The orphaned run must be reaped for its pid to be free, and the
+	// init of a container may not reap: the test reaps it itself.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) })
+	m := uniq(t)
+	t.Cleanup(func() { killMarked(m) })
+	dir := service(t, "exec sleep 1"+m+"\n")
+	p := startSupervise(t, svkit, dir)
+	r := waitStatus(t, dir, "up", isUp)
+	p.KillAndWait(t, syscall.SIGKILL)
+	syscall.Kill(r.Pid, syscall.SIGKILL)
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(r.Pid, &ws, 0, nil); err != nil {
+		t.Fatalf("reap the orphaned run %d: %v", r.Pid, err)
+	}
+	// Fork until the victim gets the service's old pid.
+	var victim *testenv.Proc
+	for try := 0; try < 50 && victim == nil; try++ {
+		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(r.Pid-1)), 0); err != nil {
+			testenv.Require(t, false, "cannot write ns_last_pid: "+err.Error())
+		}
+		v := testenv.Start(t, exec.Command("sleep", m))
+		if v.Pid() == r.Pid {
+			victim = v
+		} else {
+			v.KillAndWait(t, syscall.SIGKILL)
+		}
+	}
+	if victim == nil {
+		t.Fatalf("pid %d was not recycled in 50 tries", r.Pid)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "supervise/process")); !strings.HasPrefix(string(b), strconv.Itoa(r.Pid)+" ") {
+		t.Fatalf("record %q does not name the old pid %d", b, r.Pid)
+	}
+	startSupervise(t, svkit, dir)
+	r2 := waitStatus(t, dir, "up", isUp)
+	if r2.Pid == r.Pid {
+		t.Fatal("adopted the process that took the recycled pid")
+	}
+	for _, c := range []string{"k", "t", "d", "x"} {
+		control(t, dir, c)
+	}
+	waitStatus(t, dir, "down", isDown)
+	time.Sleep(100 * time.Millisecond)
+	if !testenv.Alive(victim.Pid()) {
+		t.Fatal("the process with the recycled pid was signalled")
+	}
 }
