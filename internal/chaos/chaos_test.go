@@ -163,6 +163,14 @@ func newWorld(t *testing.T) *world {
 		testenv.WriteScript(t, filepath.Join(stage, "run"), fmt.Sprintf("exec %s %s %s %s 10ms\n",
 			producer, w.marker, name, filepath.Join(w.stateDir, name)))
 		testenv.WriteScript(t, filepath.Join(stage, "log", "run"), "exec multilog s4096 n1000 ./main\n")
+		if i%4 == 0 {
+			// A quarter of the services run without a cgroup, as where
+			// cgroup v2 is not writable: re-adoption then finds an
+			// unrecorded run by process group, session and directory.
+			if err := os.WriteFile(filepath.Join(stage, "no-cgroup"), nil, 0644); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := os.Rename(stage, filepath.Join(w.scan, name)); err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -90,6 +91,15 @@ func Now() uint64 {
 		return 0
 	}
 	return uint64(ts.Sec)*ticksPerSecond + uint64(ts.Nsec)/(1e9/ticksPerSecond)
+}
+
+// Age returns how long ago the process started, to the clock tick.
+func (id ID) Age() time.Duration {
+	now := Now()
+	if now < id.Start {
+		return 0
+	}
+	return time.Duration(now-id.Start) * (time.Second / ticksPerSecond)
 }
 
 // BootID returns the kernel's boot id, which tells a record written before

@@ -197,6 +197,10 @@ func (s *supervisor) adopt() {
 	s.setMain(h, in.PPid == s.self)
 	if r, err := status.Read("supervise/status"); err == nil && r.Pid == id.Pid {
 		s.when, s.paused = r.When, r.Paused
+	} else {
+		// Its start was never announced: it has been up since it
+		// started.
+		s.when = tai64.FromTime(time.Now().Add(-id.Age()))
 	}
 }
 
