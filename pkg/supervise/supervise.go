@@ -178,6 +178,14 @@ func (s *supervisor) adopt() {
 			id, ok = startedHere(r, s.self)
 		}
 	}
+	if ok && r.id.Pid != 0 && !id.Alive() && s.want != status.WantDown && readConfig(filePidfile) != "" {
+		// run is gone, but the previous supervise may have been killed
+		// before it saw run exit 0 and leave the daemon of pidfile: look
+		// for the daemon as it would have.
+		writeStarting(id.Start)
+		s.startFollowing()
+		return
+	}
 	if !ok || !id.Alive() {
 		removeRecord()
 		return
@@ -254,7 +262,7 @@ func (s *supervisor) loop() {
 	commands := make(chan []byte)
 	go s.readControl(commands)
 
-	if s.main == nil && s.want != status.WantDown {
+	if s.idle() && s.want != status.WantDown {
 		s.start()
 	}
 	for !s.done() {

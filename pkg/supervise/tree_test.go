@@ -223,43 +223,64 @@ exit 0
 	testenv.WaitFor(t, wait, "daemon gone", func() bool { return !testenv.Alive(r.Pid) })
 }
 
-// TestPidfileKilledWhileFollowing: a supervise killed after run exited
+// TestPidfileKilledWhileFollowing: a supervise killed after run exited 0
 // but before the daemon wrote its pid file leaves a successor that finds
-// the daemon in the cgroup and follows it: one daemon, never a second run.
+// the daemon and follows it: one daemon, never a second run. Killed before
+// it reaped run (it is stopped while run exits), the record still names
+// run, now gone, and the successor waits for the pid file itself; killed
+// while it waits for the pid file, the record says a start is under way
+// and the successor finds the daemon in the cgroup. Trigger files let the
+// test say when run exits (go) and when the daemon writes its pid (go2).
 func TestPidfileKilledWhileFollowing(t *testing.T) {
 	requireGroup(t)
-	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
-	dir := service(t, fmt.Sprintf(`echo start >> starts
-( ( exec /bin/sh -c 'sleep 0.5; echo $$ > daemon.pid; while :; do sleep 0.05; done' %s ) & )
+	for _, beforeReap := range []bool{true, false} {
+		t.Run(fmt.Sprintf("before-reap=%v", beforeReap), func(t *testing.T) {
+			m := uniq(t)
+			t.Cleanup(func() { killMarked(m) })
+			dir := service(t, fmt.Sprintf(`echo start >> starts
+( ( exec /bin/sh -c 'while [ ! -e go2 ]; do sleep 0.01; done; echo $$ > daemon.pid; while :; do sleep 0.05; done' %s ) & )
+while [ ! -e go ]; do sleep 0.01; done
 exit 0
 `, m))
-	os.WriteFile(filepath.Join(dir, "pidfile"), []byte("daemon.pid\n"), 0644)
-	p := startSupervise(t, svkit, dir)
-	testenv.WaitFor(t, wait, "run exited, daemon awaited", func() bool {
-		r, err := status.Read(filepath.Join(dir, "supervise/status"))
-		return err == nil && r.Pid != 0 && !testenv.Alive(r.Pid) && len(marked(m)) == 1
-	})
-	if _, err := os.Stat(filepath.Join(dir, "daemon.pid")); err == nil {
-		t.Fatal("the pid file came too early for the test")
+			os.WriteFile(filepath.Join(dir, "pidfile"), []byte("daemon.pid\n"), 0644)
+			touch := func(name string) { os.WriteFile(filepath.Join(dir, name), nil, 0644) }
+			p := startSupervise(t, svkit, dir)
+			r := waitStatus(t, dir, "up", isUp)
+			if beforeReap {
+				syscall.Kill(p.Pid(), syscall.SIGSTOP)
+				touch("go")
+				testenv.WaitFor(t, wait, "run exited, not reaped", func() bool { return procState(r.Pid) == "Z" })
+				p.KillAndWait(t, syscall.SIGKILL)
+				if b, _ := os.ReadFile(filepath.Join(dir, "supervise/process")); !strings.HasPrefix(string(b), strconv.Itoa(r.Pid)+" ") {
+					t.Fatalf("record %q does not name run %d", b, r.Pid)
+				}
+			} else {
+				touch("go")
+				testenv.WaitFor(t, wait, "run exited, daemon awaited", func() bool {
+					b, _ := os.ReadFile(filepath.Join(dir, "supervise/process"))
+					return strings.HasPrefix(string(b), "0 ")
+				})
+				p.KillAndWait(t, syscall.SIGKILL)
+			}
+			if pids := marked(m); len(pids) != 1 {
+				t.Fatalf("daemons before the successor: %v", pids)
+			}
+			startSupervise(t, svkit, dir)
+			touch("go2")
+			daemon, _ := strconv.Atoi(strings.TrimSpace(readFileWait(t, filepath.Join(dir, "daemon.pid"))))
+			waitStatus(t, dir, "the daemon followed", func(r status.Record) bool { return r.Pid == daemon })
+			time.Sleep(200 * time.Millisecond)
+			if b, _ := os.ReadFile(filepath.Join(dir, "starts")); string(b) != "start\n" {
+				t.Fatalf("run started again: %q", b)
+			}
+			if pids := marked(m); len(pids) != 1 {
+				t.Fatalf("daemons %v", pids)
+			}
+			control(t, dir, "d")
+			waitStatus(t, dir, "down", isDown)
+			testenv.WaitFor(t, wait, "daemon gone", func() bool { return len(marked(m)) == 0 })
+		})
 	}
-	p.KillAndWait(t, syscall.SIGKILL)
-	startSupervise(t, svkit, dir)
-	daemon, _ := strconv.Atoi(strings.TrimSpace(readFileWait(t, filepath.Join(dir, "daemon.pid"))))
-	r := waitStatus(t, dir, "up", isUp)
-	if r.Pid != daemon {
-		t.Fatalf("status pid %d, want the daemon %d", r.Pid, daemon)
-	}
-	time.Sleep(200 * time.Millisecond)
-	if b, _ := os.ReadFile(filepath.Join(dir, "starts")); string(b) != "start\n" {
-		t.Fatalf("run started again: %q", b)
-	}
-	if pids := marked(m); len(pids) != 1 {
-		t.Fatalf("daemons %v", pids)
-	}
-	control(t, dir, "d")
-	waitStatus(t, dir, "down", isDown)
-	testenv.WaitFor(t, wait, "daemon gone", func() bool { return len(marked(m)) == 0 })
 }
 
 // TestReadoptUnderSvscan: with svscan running the tree, SIGKILL the
