@@ -389,6 +389,17 @@ func TestKilledWhileStarting(t *testing.T) {
 			cmd := exec.Command(strace, args...)
 			tracer := testenv.Start(t, cmd)
 			testenv.WaitFor(t, wait, "supervise killed", func() bool { return lockedOnceAndFree(dir) })
+			// strace reaps supervise, its child, before it is killed
+			// itself: a zombie left to an init that does not reap
+			// would stay.
+			testenv.WaitFor(t, wait, "supervise reaped", func() bool {
+				for _, in := range proc.All() {
+					if in.PPid == tracer.Pid() {
+						return false
+					}
+				}
+				return true
+			})
 			// Killing strace detaches what it still traces (the run).
 			tracer.KillAndWait(t, syscall.SIGKILL)
 			var first []int
