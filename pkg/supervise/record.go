@@ -64,6 +64,11 @@ func readRecord() (record, bool) {
 	if err != nil {
 		return record{}, false
 	}
+	return parseRecord(b, proc.BootID())
+}
+
+// parseRecord parses a record written during the boot named boot.
+func parseRecord(b []byte, boot string) (record, bool) {
 	f := strings.Fields(string(b))
 	if len(f) < 3 || len(f) > 5 {
 		return record{}, false
@@ -72,7 +77,7 @@ func readRecord() (record, bool) {
 	var err1, err2 error
 	r.id.Pid, err1 = strconv.Atoi(f[0])
 	r.id.Start, err2 = strconv.ParseUint(f[1], 10, 64)
-	if err1 != nil || err2 != nil || r.id.Pid < 0 || r.id.Pid == 1 || f[2] != proc.BootID() {
+	if err1 != nil || err2 != nil || r.id.Pid < 0 || r.id.Pid == 1 || f[2] != boot {
 		return record{}, false
 	}
 	switch {
