@@ -10,6 +10,7 @@ package main
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 
 	"svkit/pkg/supervise"
 )
@@ -20,5 +21,10 @@ func main() {
 	runtime.MemProfileRate = 0
 	// One service, one event loop: a second P only adds threads.
 	runtime.GOMAXPROCS(1)
+	// Its live heap is about 100 KB: collecting at 20% growth (a
+	// 0.8 MB floor instead of Go's 4 MB) keeps a flapping service's
+	// supervise near 4.5 MB RSS instead of 7, for a GC of well under a
+	// millisecond every few hundred restarts.
+	debug.SetGCPercent(20)
 	os.Exit(supervise.Main(os.Args[1:], os.Stderr))
 }

@@ -721,3 +721,50 @@ func TestDebianToolsDriveSvkit(t *testing.T) {
 		})
 	}
 }
+
+// TestNoGrowth: a supervise whose service is taken down and up again many
+// times keeps its descriptors and threads, and its memory levels off (a
+// leak would grow with every cycle).
+func TestNoGrowth(t *testing.T) {
+	dir := service(t, "exec sleep 1000\n")
+	p := startSupervise(t, svkit, dir)
+	r := waitStatus(t, dir, "up", isUp)
+	usage := func() (rssKB, threads, fds int) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Fields(l)
+			if len(f) >= 2 && f[0] == "VmRSS:" {
+				rssKB, _ = strconv.Atoi(f[1])
+			}
+			if len(f) >= 2 && f[0] == "Threads:" {
+				threads, _ = strconv.Atoi(f[1])
+			}
+		}
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.Pid()))
+		return rssKB, threads, len(ents)
+	}
+	cycles := func(n int) {
+		for i := 0; i < n; i++ {
+			control(t, dir, "d")
+			waitStatus(t, dir, "down", isDown)
+			control(t, dir, "u")
+			old := r.Pid
+			r = waitStatus(t, dir, "up again", func(n status.Record) bool { return n.Pid != 0 && n.Pid != old })
+		}
+	}
+	_, _, fds0 := usage()
+	cycles(300)
+	rss1, _, fds1 := usage()
+	cycles(300)
+	rss2, threads2, fds2 := usage()
+	t.Logf("RSS %d KB after 300 cycles, %d KB after 600; %d threads; fds %d %d %d", rss1, rss2, threads2, fds0, fds1, fds2)
+	if fds1 != fds0 || fds2 != fds0 {
+		t.Errorf("descriptors %d, %d, %d", fds0, fds1, fds2)
+	}
+	if rss2-rss1 > 1024 {
+		t.Errorf("RSS grew by %d KB over the second 300 cycles", rss2-rss1)
+	}
+	if threads2 > 12 {
+		t.Errorf("%d threads", threads2)
+	}
+}
