@@ -72,10 +72,14 @@ func Lookup(pid int) (ID, error) {
 	return in.ID, err
 }
 
+// Live reports whether the process was running when its stat was read:
+// not a zombie waiting to be reaped.
+func (in Info) Live() bool { return in.State != 'Z' && in.State != 'X' }
+
 // Alive reports whether id still runs (as anything but a zombie).
 func (id ID) Alive() bool {
 	in, err := Stat(id.Pid)
-	return err == nil && in.Start == id.Start && in.State != 'Z' && in.State != 'X'
+	return err == nil && in.Start == id.Start && in.Live()
 }
 
 // ticksPerSecond is the unit of ID.Start: Linux reports process start
@@ -230,7 +234,7 @@ func Descendants(roots ...int) []ID {
 				continue
 			}
 			seen[c.Pid] = true
-			if c.State != 'Z' && c.State != 'X' {
+			if c.Live() {
 				out = append(out, c.ID)
 			}
 			queue = append(queue, c.Pid)

@@ -47,12 +47,12 @@ func writeRecord(h *proc.Handle) error {
 	return replaceFile(recordFile, []byte(line), 0644)
 }
 
-// writeStarting records that a start is under way since the given time:
-// run is about to be forked, or has exited leaving a daemon to follow.
-func writeStarting(since uint64) error {
-	sess, _ := unix.Getsid(0)
+// writeStarting records that a start is under way since the given time,
+// by a supervise in process group pgrp and session sess: run is about to
+// be forked, or has exited leaving a daemon to follow.
+func writeStarting(since uint64, pgrp, sess int) error {
 	line := "0 " + strconv.FormatUint(since, 10) + " " + proc.BootID() + " " +
-		strconv.Itoa(unix.Getpgrp()) + " " + strconv.Itoa(sess) + "\n"
+		strconv.Itoa(pgrp) + " " + strconv.Itoa(sess) + "\n"
 	return replaceFile(recordFile, []byte(line), 0644)
 }
 
@@ -101,9 +101,8 @@ func parseRecord(b []byte, boot string) (record, bool) {
 // descendants.
 func startedIn(g *cgroup.Group, since uint64) (proc.ID, bool) {
 	var found []proc.Info
-	for _, pid := range g.Procs() {
-		in, err := proc.Stat(pid)
-		if err == nil && in.Start >= since && live(in) {
+	for _, in := range members(g) {
+		if in.Start >= since {
 			found = append(found, in)
 		}
 	}
@@ -121,7 +120,7 @@ func startedHere(r record, self int) (proc.ID, bool) {
 	}
 	var found []proc.Info
 	for _, in := range proc.All() {
-		if in.Pid == self || in.Start < r.id.Start || in.Pgrp != r.pgrp || in.Session != r.sess || !live(in) {
+		if in.Pid == self || in.Start < r.id.Start || in.Pgrp != r.pgrp || in.Session != r.sess || !in.Live() {
 			continue
 		}
 		var st unix.Stat_t
@@ -131,8 +130,6 @@ func startedHere(r record, self int) (proc.ID, bool) {
 	}
 	return oldestRoot(found)
 }
-
-func live(in proc.Info) bool { return in.State != 'Z' && in.State != 'X' }
 
 // oldestRoot returns the process of found that started first among those
 // whose parent is not in found.

@@ -58,6 +58,8 @@ type supervisor struct {
 	dir    string
 	stderr io.Writer
 	self   int // supervise's own pid
+	pgrp   int // supervise's (and run's) process group
+	sess   int // and session
 
 	main      *proc.Handle // the service's process: run, adopted or followed; nil when down
 	mainChild bool         // main is our child, so its death comes through wait4
@@ -93,6 +95,8 @@ type supervisor struct {
 // setup performs 0.76's start-up sequence. It returns 0 or an exit code.
 func (s *supervisor) setup() int {
 	s.self = os.Getpid()
+	s.pgrp = unix.Getpgrp()
+	s.sess, _ = unix.Getsid(0)
 	s.exited = make(chan int, 1)
 	s.readyC = make(chan int, 1)
 	s.notifyC = make(chan notifyMsg, 1)
@@ -178,15 +182,21 @@ func (s *supervisor) adopt() {
 			id, ok = startedHere(r, s.self)
 		}
 	}
-	if ok && r.id.Pid != 0 && !id.Alive() && s.want != status.WantDown && readConfig(filePidfile) != "" {
+	var in proc.Info
+	alive := false
+	if ok {
+		var err error
+		in, err = proc.Stat(id.Pid)
+		alive = err == nil && in.Start == id.Start && in.Live()
+	}
+	if ok && r.id.Pid != 0 && !alive && s.want != status.WantDown && readConfig(filePidfile) != "" {
 		// run is gone, but the previous supervise may have been killed
 		// before it saw run exit 0 and leave the daemon of pidfile: look
 		// for the daemon as it would have.
-		writeStarting(id.Start)
-		s.startFollowing()
+		s.startFollowing(id.Start)
 		return
 	}
-	if !ok || !id.Alive() {
+	if !alive {
 		removeRecord()
 		return
 	}
@@ -201,7 +211,6 @@ func (s *supervisor) adopt() {
 		removeRecord()
 		return
 	}
-	in, _ := proc.Stat(id.Pid)
 	s.setMain(h, in.PPid == s.self)
 	if r, err := status.Read("supervise/status"); err == nil && r.Pid == id.Pid {
 		s.when, s.paused = r.When, r.Paused
@@ -366,9 +375,7 @@ func (s *supervisor) command(c byte) {
 			s.paused = false
 			s.armKill()
 		} else if s.following {
-			s.stopFollowing()
-			removeRecord()
-			s.serviceDown()
+			s.abandonFollowing()
 		}
 		s.announce()
 	case 'u':
@@ -450,11 +457,8 @@ func (s *supervisor) mainDied(ws *unix.WaitStatus) {
 	s.recordExit(ws)
 	if wasRun && ws != nil && ws.Exited() && ws.ExitStatus() == 0 && s.want != status.WantDown && readConfig(filePidfile) != "" {
 		// A daemon that puts itself in the background: wait for its
-		// pid file before calling the service down. Meanwhile the
-		// record says a start is under way, so that a successor finds
-		// the daemon in the cgroup.
-		writeStarting(started)
-		s.startFollowing()
+		// pid file before calling the service down.
+		s.startFollowing(started)
 		return
 	}
 	removeRecord()
@@ -565,7 +569,7 @@ func (s *supervisor) start() {
 	s.lastStart = time.Now()
 	// Should supervise die before the new pid is recorded, the record
 	// tells its successor to look for the run in the cgroup.
-	writeStarting(proc.Now())
+	writeStarting(proc.Now(), s.pgrp, s.sess)
 	files, env := s.prepareReadiness()
 	pid, pidfd, err := s.fork(files, env)
 	s.startedReadiness(err == nil)

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"svkit/pkg/cgroup"
 	"svkit/pkg/proc"
 )
 
@@ -24,10 +25,8 @@ const (
 func (s *supervisor) tree() []proc.ID {
 	if s.group != nil {
 		var ids []proc.ID
-		for _, pid := range s.group.Procs() {
-			if in, err := proc.Stat(pid); err == nil && in.State != 'Z' {
-				ids = append(ids, in.ID)
-			}
+		for _, in := range members(s.group) {
+			ids = append(ids, in.ID)
 		}
 		return ids
 	}
@@ -45,6 +44,17 @@ func (s *supervisor) tree() []proc.ID {
 		ids = append(ids, s.main.ID)
 	}
 	return ids
+}
+
+// members returns the live processes of the group.
+func members(g *cgroup.Group) []proc.Info {
+	var out []proc.Info
+	for _, pid := range g.Procs() {
+		if in, err := proc.Stat(pid); err == nil && in.Live() {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 // hasChildren reports whether supervise has any child, live or not yet
@@ -83,8 +93,11 @@ func (s *supervisor) killTree() {
 }
 
 // startFollowing begins polling for the pid file of a daemon that put
-// itself in the background.
-func (s *supervisor) startFollowing() {
+// itself in the background, started by a run that started at since.
+// Meanwhile the record says a start is under way since then, so that a
+// successor finds the daemon in the cgroup.
+func (s *supervisor) startFollowing(since uint64) {
+	writeStarting(since, s.pgrp, s.sess)
 	s.following = true
 	s.followEnd = time.Now().Add(followWait)
 	s.followTick = time.NewTicker(followPoll)
@@ -104,7 +117,7 @@ func (s *supervisor) stopFollowing() {
 // member of its cgroup); a pid file naming any other process is ignored.
 func (s *supervisor) tryFollow() {
 	if pid := readPidfile(readConfig(filePidfile)); pid > 1 && pid != s.self {
-		if in, err := proc.Stat(pid); err == nil && in.State != 'Z' && s.owns(in) {
+		if in, err := proc.Stat(pid); err == nil && in.Live() && s.owns(in) {
 			if h, err := proc.Open(in.ID); err == nil {
 				s.stopFollowing()
 				s.setMain(h, in.PPid == s.self)
@@ -114,10 +127,15 @@ func (s *supervisor) tryFollow() {
 		}
 	}
 	if time.Now().After(s.followEnd) {
-		s.stopFollowing()
-		removeRecord()
-		s.serviceDown()
+		s.abandonFollowing()
 	}
+}
+
+// abandonFollowing gives up waiting for the daemon: the service is down.
+func (s *supervisor) abandonFollowing() {
+	s.stopFollowing()
+	removeRecord()
+	s.serviceDown()
 }
 
 // owns reports whether a process belongs to the service: it is in the
