@@ -514,14 +514,34 @@ func TestChaos(t *testing.T) {
 	w.startScan()
 	up := func(timeout time.Duration, what string) {
 		t.Helper()
-		testenv.WaitFor(t, timeout, what, func() bool {
+		var down []string
+		deadline := time.Now().Add(timeout)
+		for {
+			down = down[:0]
 			for _, name := range w.names {
-				if w.upPid(name) == 0 || w.upPid(name+"/log") == 0 {
-					return false
+				for _, dir := range []string{name, name + "/log"} {
+					if w.upPid(dir) == 0 {
+						down = append(down, dir)
+					}
 				}
 			}
-			return true
-		})
+			if len(down) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		// Say what each laggard's supervise shows, for the report.
+		var d []string
+		for _, dir := range down {
+			r, err := status.Read(filepath.Join(w.scan, dir, "supervise", "status"))
+			rec, _ := os.ReadFile(filepath.Join(w.scan, dir, "supervise", "process"))
+			d = append(d, fmt.Sprintf("%s: status %+v (%v), process %q, %d supervise; recent actions:\n\t%s",
+				dir, r, err, rec, len(w.find("supervise "+dir)), strings.Join(w.hist[strings.TrimSuffix(dir, "/log")], "\n\t")))
+		}
+		t.Fatalf("timed out after %v waiting for %s:\n%s", timeout, what, strings.Join(d, "\n"))
 	}
 	up(10*time.Second, "all 20 services and their loggers up")
 
