@@ -12,6 +12,8 @@ package control
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -45,7 +47,36 @@ const MaxLetters = 20
 const (
 	ControlPath = "supervise/control"
 	OKPath      = "supervise/ok"
+	// LogPipePath is the FIFO that joins a service to its logger
+	// (DIR/log): svscan opens it instead of creating an anonymous pipe,
+	// so that an svscan started again joins the pipe that the running
+	// service and logger of the earlier one still hold.
+	LogPipePath = "supervise/logpipe"
 )
+
+// MakeDir creates DIR/supervise (mode 0700) if it is missing; dir "" is the
+// current directory. Like Debian's 0.76, a dangling symlink named supervise
+// gets its target directory created, so supervise/ can live on a tmpfs such
+// as /run. Errors are left to the opens that follow.
+func MakeDir(dir string) {
+	name := "supervise"
+	if dir != "" {
+		name = dir + "/supervise"
+	}
+	if err := unix.Mkdir(name, 0700); err == nil || !errors.Is(err, unix.EEXIST) {
+		return
+	}
+	target, err := os.Readlink(name)
+	if err != nil {
+		return
+	}
+	if _, err := os.Stat(name); errors.Is(err, os.ErrNotExist) {
+		if !filepath.IsAbs(target) && dir != "" {
+			target = filepath.Join(dir, target)
+		}
+		unix.Mkdir(target, 0700)
+	}
+}
 
 // Valid reports whether c is a command letter of daemontools 0.76.
 func Valid(c byte) bool {

@@ -265,3 +265,68 @@ func TestSendBrokenPipe(t *testing.T) {
 		t.Errorf("SendError does not unwrap: %v", e)
 	}
 }
+
+// TestMakeDir: supervise/ is created 0700 where missing, left alone where
+// it exists, and a dangling symlink gets its target created, relative
+// targets resolved from the service directory whatever the current one.
+func TestMakeDir(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		link   string // supervise is a symlink to this ("" none); "ABS/" is replaced by an absolute directory
+		exists bool   // supervise exists as a directory beforehand
+		target string // the directory that must exist afterwards, relative to the service directory unless it starts with ABS/
+	}{
+		{name: "missing", target: "supervise"},
+		{name: "existing", exists: true, target: "supervise"},
+		{name: "dangling relative", link: "../run/svc", target: "../run/svc"},
+		{name: "dangling absolute", link: "ABS/svc", target: "ABS/svc"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			abs := filepath.Join(root, "abs")
+			svc := filepath.Join(root, "scan", "svc")
+			for _, d := range []string{abs, svc, filepath.Join(root, "scan", "run")} {
+				if err := os.MkdirAll(d, 0755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fix := func(p string) string {
+				if rest, ok := strings.CutPrefix(p, "ABS/"); ok {
+					return filepath.Join(abs, rest)
+				}
+				return filepath.Join(svc, p)
+			}
+			if tc.exists {
+				if err := os.Mkdir(filepath.Join(svc, "supervise"), 0755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.link != "" {
+				l := tc.link
+				if strings.HasPrefix(l, "ABS/") {
+					l = fix(l)
+				}
+				if err := os.Symlink(l, filepath.Join(svc, "supervise")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// From the scan directory, as svscan calls it.
+			t.Chdir(filepath.Join(root, "scan"))
+			MakeDir("svc")
+			st, err := os.Stat(fix(tc.target))
+			if err != nil || !st.IsDir() {
+				t.Fatalf("%s: %v", tc.target, err)
+			}
+			want := os.FileMode(0700)
+			if tc.exists {
+				want = 0755
+			}
+			if st.Mode().Perm() != want {
+				t.Errorf("%s: mode %v, want %v", tc.target, st.Mode().Perm(), want)
+			}
+			if _, err := os.Stat(filepath.Join(svc, "supervise")); err != nil {
+				t.Errorf("supervise not usable: %v", err)
+			}
+		})
+	}
+}

@@ -110,7 +110,7 @@ func (s *supervisor) setup() int {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to stat ", s.dir, "/down: ", diag.Str(err))
 	}
-	makeSuperviseDir()
+	control.MakeDir("")
 
 	lock, err := unix.Open("supervise/lock", unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0600)
 	if err == nil {
@@ -218,22 +218,6 @@ func (s *supervisor) adopt() {
 		// Its start was never announced: it has been up since it
 		// started.
 		s.when = tai64.FromTime(time.Now().Add(-id.Age()))
-	}
-}
-
-// makeSuperviseDir creates supervise/ (mode 0700). Like Debian's 0.76, a
-// dangling symlink named supervise gets its target directory created, so
-// supervise/ can live on a tmpfs such as /run.
-func makeSuperviseDir() {
-	if err := unix.Mkdir("supervise", 0700); err == nil || !errors.Is(err, unix.EEXIST) {
-		return
-	}
-	target, err := os.Readlink("supervise")
-	if err != nil {
-		return
-	}
-	if _, err := os.Stat("supervise"); errors.Is(err, os.ErrNotExist) {
-		unix.Mkdir(target, 0700)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"svkit/pkg/control"
 	"svkit/pkg/diag"
 	"svkit/pkg/pathexec"
 )
@@ -38,8 +39,10 @@ type entry struct {
 	pr, pw int    // the pipe, kept for the life of the entry
 
 	// ordered shutdown state
-	downSent bool // "dx" written to NAME/supervise/control
-	logSent  bool // "x" written to NAME/log/supervise/control
+	downSent    bool // "dx" written to NAME/supervise/control
+	logSent     bool // "x" written to NAME/log/supervise/control
+	serviceGone bool // NAME's supervise has exited
+	finished    bool // both sides gone
 }
 
 // Scanner holds the services of one scan directory (the current directory).
@@ -151,12 +154,11 @@ func (s *Scanner) start(fn string) {
 			}
 		}
 		if e.log {
-			var p [2]int
-			if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			var err error
+			if e.pr, e.pw, err = logPipe(fn); err != nil {
 				s.warn("unable to create pipe for ", fn, ": ", diag.Str(err))
 				return
 			}
-			e.pr, e.pw = p[0], p[1]
 		}
 		s.entries[k] = e
 	}
@@ -199,6 +201,55 @@ func (s *Scanner) start(fn string) {
 			s.byPid[pid] = e
 		}
 	}
+}
+
+// logPipe returns the read and write ends of the pipe between the service
+// fn and its logger. It is the FIFO fn/supervise/logpipe: while any process
+// holds it open, every open of it reaches the same pipe, so a service and a
+// logger started by different svscan processes (svscan was killed and
+// started again, and one of the two supervise processes was replaced) still
+// talk to each other, and the lines in the pipe stay there for the logger.
+// With 0.76's anonymous pipe, a service restarted under the new svscan
+// writes into a pipe that the old logger never reads. Where the FIFO cannot
+// be made (a read-only directory), the pipe is an anonymous one, as in 0.76.
+func logPipe(fn string) (r, w int, err error) {
+	if r, w, err := openLogFIFO(fn); err == nil {
+		return r, w, nil
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return -1, -1, err
+	}
+	return p[0], p[1], nil
+}
+
+// openLogFIFO creates the FIFO fn/supervise/logpipe (and fn/supervise) if
+// missing and opens both of its ends, blocking (as a pipe's are) and
+// close-on-exec.
+func openLogFIFO(fn string) (r, w int, err error) {
+	control.MakeDir(fn)
+	name := fn + "/" + control.LogPipePath
+	if err := unix.Mkfifo(name, 0600); err != nil && err != unix.EEXIST {
+		return -1, -1, err
+	}
+	// Opening the read end first, without blocking, means the write
+	// end's open finds a reader and does not block either.
+	if r, err = control.OpenFIFO(unix.AT_FDCWD, name, unix.O_RDONLY); err != nil {
+		return -1, -1, err
+	}
+	if w, err = control.OpenFIFO(unix.AT_FDCWD, name, unix.O_WRONLY); err != nil {
+		unix.Close(r)
+		return -1, -1, err
+	}
+	if err = unix.SetNonblock(r, false); err == nil {
+		err = unix.SetNonblock(w, false)
+	}
+	if err != nil {
+		unix.Close(r)
+		unix.Close(w)
+		return -1, -1, err
+	}
+	return r, w, nil
 }
 
 func (e *entry) closePipe() {

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"svkit/pkg/control"
 	"svkit/pkg/status"
 	"svkit/pkg/sysfile"
 )
@@ -21,27 +22,27 @@ const retry = 50 * time.Millisecond
 // supervise/control FIFO; once a service's supervise has exited, its log
 // supervise is told "x" and svscan closes its copy of the pipe's write end,
 // so the logger reads what is left in the pipe, sees end of file and exits,
-// and its supervise exits after it. Nothing is restarted meanwhile. What is
-// still running after killAfter gets SIGKILL: as PID 1 every process in the
-// namespace, otherwise the supervise processes and the service processes
-// their status files name.
+// and its supervise exits after it. Nothing is restarted meanwhile. A
+// supervise that an earlier svscan started (this one was started again
+// while it ran) is told the same and waited for through supervise/ok: it
+// holds the same pipe, so the logger sees end of file only once it is gone
+// too. What is still running after killAfter gets SIGKILL: as PID 1 every
+// process in the namespace, otherwise the supervise processes this svscan
+// started and the service processes their status files name.
 func (s *Scanner) Shutdown(sigs <-chan os.Signal, killAfter time.Duration) int {
 	deadline := time.NewTimer(killAfter)
 	defer deadline.Stop()
 	tick := time.NewTicker(retry)
 	defer tick.Stop()
 	s.Reap()
-	s.advance()
-	for !s.allDown() {
+	for !s.advance() {
 		select {
 		case sig := <-sigs:
 			if sig == unix.SIGCHLD {
 				s.Reap()
-				s.advance()
 			}
 		case <-tick.C:
 			s.Reap()
-			s.advance()
 		case <-deadline.C:
 			s.killAll(os.Getpid() == 1)
 			return ExitKilled
@@ -53,31 +54,52 @@ func (s *Scanner) Shutdown(sigs <-chan os.Signal, killAfter time.Duration) int {
 // allDown reports whether no supervise svscan started is running.
 func (s *Scanner) allDown() bool { return len(s.byPid) == 0 }
 
-// advance sends what each entry needs next in an ordered shutdown.
-func (s *Scanner) advance() {
+// advance sends what each entry needs next in an ordered shutdown and
+// reports whether every supervise is gone.
+func (s *Scanner) advance() bool {
+	done := s.allDown()
 	for _, e := range s.entries {
-		if e.pid != 0 {
-			if !e.downSent && control(e.name, "dx") == nil {
-				e.downSent = true
-			}
+		if e.finished {
 			continue
 		}
-		if !e.log || e.pw < 0 {
-			continue
-		}
-		if e.logPid != 0 && !e.logSent {
-			if control(e.name+"/log", "x") != nil {
-				continue // try again; the pipe stays open meanwhile
+		if !e.serviceGone {
+			if e.pid != 0 || supervised(e.name) {
+				if !e.downSent && tell(e.name, "dx") == nil {
+					e.downSent = true
+				}
+				done = false
+				continue
 			}
-			e.logSent = true
+			e.serviceGone = true
+		}
+		if e.log && (e.logPid != 0 || supervised(e.name+"/log")) {
+			done = false
+			if !e.logSent {
+				if tell(e.name+"/log", "x") != nil {
+					continue // try again; the pipe stays open meanwhile
+				}
+				e.logSent = true
+			}
+			e.closeWrite()
+			continue
 		}
 		e.closeWrite()
+		e.finished = true
 	}
+	return done
 }
 
-// control writes letters to DIR/supervise/control, as svc does.
-func control(dir, letters string) error {
-	fd, err := sysfile.Open(dir+"/supervise/control", unix.O_WRONLY|unix.O_NONBLOCK, 0)
+// supervised reports whether a supervise runs in dir (it holds
+// supervise/ok open), as svok does.
+func supervised(dir string) bool {
+	ok, _ := control.OK(dir)
+	return ok
+}
+
+// tell writes letters to DIR/supervise/control, as svc does, but without
+// ever blocking: a write that does not fit now is tried again later.
+func tell(dir, letters string) error {
+	fd, err := control.OpenFIFO(unix.AT_FDCWD, dir+"/"+control.ControlPath, unix.O_WRONLY)
 	if err != nil {
 		return err
 	}

@@ -148,6 +148,80 @@ func TestKilledSupervise(t *testing.T) {
 	}
 }
 
+// TestRestartedSvscanJoinsPipe kills svscan and starts it again, so that
+// the running supervise processes of a logged service are the old svscan's.
+// Then one side at a time, the supervise is killed and replaced by the new
+// svscan (the new one adopts the running producer or logger) and the
+// service on that side is restarted with svc -k: the new producer must
+// write into the pipe the logger reads, and the new logger read the pipe
+// the producer writes, with no line lost. With an anonymous pipe per
+// svscan, as 0.76 has, the new producer writes into the new svscan's pipe,
+// which no logger reads: its lines are lost and it blocks once the pipe is
+// full. Last, an svscan -o started again stops the tree of the earlier one
+// in order, losing no line.
+func TestRestartedSvscanJoinsPipe(t *testing.T) {
+	tr := newTree(t, svkitPair)
+	out := filepath.Join(tr.root, "out")
+	counter := filepath.Join(tr.root, "counter")
+	logged := tr.service("logged", producer(counter, "0.02"), "exec cat >> "+out+"\n")
+	p := tr.start(testenv.Prog(t, "svscan"))
+	waitUp(t, logged, 5*time.Second)
+	waitUp(t, logged+"/log", 5*time.Second)
+	more := func(n int) {
+		t.Helper()
+		m := maxSeq(t, out)
+		testenv.WaitFor(t, 5*time.Second, fmt.Sprintf("%d more log lines after %d", n, m), func() bool { return maxSeq(t, out) >= m+n })
+	}
+	more(5)
+
+	p.KillAndWait(t, syscall.SIGKILL)
+	p = tr.start(testenv.Prog(t, "svscan"))
+	for _, side := range []struct{ dir, arg string }{{logged, "logged"}, {logged + "/log", "log"}} {
+		if side.arg == "log" {
+			quiesce(t, logged, counter, out)
+		}
+		sup, run := superviseOf(side.dir, side.arg), pidOf(side.dir)
+		if sup == 0 || run == 0 {
+			t.Fatalf("%s: supervise %d, run %d", side.dir, sup, run)
+		}
+		syscall.Kill(sup, syscall.SIGKILL)
+		waitGone(t, sup, 2*time.Second, "the killed supervise reaped")
+		alarm(t, p)
+		testenv.WaitFor(t, 5*time.Second, side.dir+"'s supervise started by the new svscan", func() bool {
+			s := superviseOf(side.dir, side.arg)
+			return s != 0 && s != sup && pidOf(side.dir) != 0
+		})
+		if got := pidOf(side.dir); got != run {
+			t.Fatalf("%s: the new supervise did not adopt %d: status shows %d", side.dir, run, got)
+		}
+		control(t, side.dir, "k")
+		testenv.WaitFor(t, 5*time.Second, side.dir+" restarted", func() bool {
+			p := pidOf(side.dir)
+			return p != 0 && p != run
+		})
+		if side.arg == "log" {
+			control(t, logged, "c")
+		}
+		more(5)
+	}
+
+	// One more svscan restart, and an ordered shutdown by the newest
+	// svscan, none of whose supervise processes it started: it takes
+	// them down through their FIFOs, service first, and the logger
+	// writes every line before it sees end of file.
+	p.KillAndWait(t, syscall.SIGKILL)
+	p = tr.start(testenv.Prog(t, "svscan"), "-o")
+	more(5)
+	t0 := time.Now()
+	syscall.Kill(p.Pid(), syscall.SIGTERM)
+	if code := p.Wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("svscan -o exited %d after TERM; stderr: %s", code, tr.stderr())
+	}
+	t.Logf("ordered shutdown of the earlier svscan's supervise processes: %v", time.Since(t0).Round(time.Millisecond))
+	testenv.WaitFor(t, 5*time.Second, "every process of the tree gone", func() bool { return len(under(tr.root)) == 0 })
+	checkContiguous(t, out, counted(counter))
+}
+
 // TestNewServiceFast adds services while svscan runs: each is up well
 // within a second (0.76 takes up to 5 s), whether it is renamed into the
 // scan directory or made in place.
