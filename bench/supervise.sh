@@ -7,7 +7,9 @@
 #     scaled to one minute;
 #   - the svc -d -> down -> svc -u -> up round trip (bench/roundtrip),
 #     with a pause after each start and back to back.
-# Usage: bench/supervise.sh [N] [IDLE_SECONDS] [ROUNDS]
+#   - the same round trip behind a burst of BURST (default 16384) bytes of
+#     "c" queued in supervise/control: how long a command waits behind many.
+# Usage: [BURST=bytes] bench/supervise.sh [N] [IDLE_SECONDS] [ROUNDS]
 # Needs Debian's daemontools, runit and s6 (scripts/deps installs them).
 set -eu
 cd "$(dirname "$0")/.."
@@ -90,3 +92,11 @@ rt "svkit supervise + 0.76 svc" /usr/bin/svc "$W/svkit/s1"
 rt "daemontools supervise + 0.76 svc" /usr/bin/svc "$W/daemontools/s0"
 rt "runit runsv + 0.76 svc" /usr/bin/svc "$W/runit/s0"
 rt "s6-supervise + 0.76 svc" /usr/bin/svc "$W/s6/s0" -s6
+
+BURST=${BURST:-16384}
+echo
+echo "round trip behind a burst: $BURST bytes of c written into supervise/control first ($ROUNDS each, pauses), ms"
+rt "svkit supervise" "$BIN/svc" "$W/svkit/s2" -mode pause -burst "$BURST"
+rt "daemontools supervise" /usr/bin/svc "$W/daemontools/s1" -mode pause -burst "$BURST"
+rt "runit runsv" /usr/bin/svc "$W/runit/s1" -mode pause -burst "$BURST"
+rt "s6-supervise" /usr/bin/svc "$W/s6/s1" -mode pause -burst "$BURST" -s6

@@ -4,7 +4,7 @@
 // up again (a pid, wanted up). It prints the median and the 99th percentile
 // in milliseconds.
 //
-//	roundtrip [-n N] [-mode pause|b2b|both] [-pause 1.1s] [-timeout 10s] [-s6] SVC DIR
+//	roundtrip [-n N] [-mode pause|b2b|both] [-pause 1.1s] [-timeout 10s] [-burst BYTES] [-s6] SVC DIR
 //
 // SVC is the svc binary to use (Debian's /usr/bin/svc or svkit's), DIR a
 // service directory already run by the supervise under test, with a run
@@ -13,10 +13,15 @@
 // measures reaction time outside that window); "b2b" runs the round trips
 // back to back (so 0.76's 1-second sleep is included). With -s6 the status
 // file is read in s6-supervise's layout (pid as a big-endian 64-bit number
-// at offset 24); runsv writes daemontools' layout.
+// at offset 24); runsv writes daemontools' layout. With -burst, each round
+// trip starts by writing BYTES bytes of "c" (continue: harmless to a
+// running service) into DIR/supervise/control in one write, so the svc -d
+// that follows waits behind them: how long a command takes when a script
+// or a stray writer has queued many.
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -35,8 +40,9 @@ func main() {
 	pause := flag.Duration("pause", 1100*time.Millisecond, "sleep after each up in pause mode")
 	timeout := flag.Duration("timeout", 10*time.Second, "give up on one state change after this long")
 	s6 := flag.Bool("s6", false, "read s6-supervise's status layout")
+	burst := flag.Int("burst", 0, "bytes of \"c\" written into supervise/control before each round trip")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: roundtrip [-n N] [-mode pause|b2b|both] [-pause 1.1s] [-timeout 10s] SVC DIR")
+		fmt.Fprintln(os.Stderr, "usage: roundtrip [-n N] [-mode pause|b2b|both] [-pause 1.1s] [-timeout 10s] [-burst BYTES] [-s6] SVC DIR")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -55,7 +61,7 @@ func main() {
 		flag.Usage()
 		os.Exit(100)
 	}
-	b := &bench{svc: svc, dir: dir, timeout: *timeout, s6: *s6}
+	b := &bench{svc: svc, dir: dir, timeout: *timeout, s6: *s6, burst: *burst}
 	// Start from a known state: up, and out of any post-start sleep.
 	if err := b.up(); err != nil {
 		fatal(err)
@@ -89,6 +95,7 @@ type bench struct {
 	svc, dir string
 	timeout  time.Duration
 	s6       bool
+	burst    int
 }
 
 func (b *bench) svcRun(letter string) error {
@@ -138,6 +145,17 @@ func (b *bench) up() error {
 
 func (b *bench) roundTrip() (time.Duration, error) {
 	t0 := time.Now()
+	if b.burst > 0 {
+		f, err := os.OpenFile(filepath.Join(b.dir, "supervise", "control"), os.O_WRONLY, 0)
+		if err != nil {
+			return 0, err
+		}
+		_, err = f.Write(bytes.Repeat([]byte("c"), b.burst))
+		f.Close()
+		if err != nil {
+			return 0, err
+		}
+	}
 	if err := b.svcRun("d"); err != nil {
 		return 0, err
 	}

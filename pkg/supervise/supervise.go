@@ -85,11 +85,12 @@ type supervisor struct {
 
 	exited chan int // pids of watched non-child processes that exited
 
-	gotTerm   bool // TERM was sent to the service's process (runit's stat flag)
-	extDirty  bool // info, stat and pid need rewriting
-	ext       extFiles
-	history   // exit history, back-off and the finish script
-	readiness // whether and how the service says it is ready
+	gotTerm     bool // TERM was sent to the service's process (runit's stat flag)
+	statusDirty bool // status needs rewriting once the commands at hand are done
+	extDirty    bool // info, stat and pid need rewriting
+	ext         extFiles
+	history     // exit history, back-off and the finish script
+	readiness   // whether and how the service says it is ready
 }
 
 // setup performs 0.76's start-up sequence. It returns 0 or an exit code.
@@ -322,7 +323,7 @@ func (s *supervisor) loop() {
 // non-blocking, so reads wait in the runtime's poller and cost nothing while
 // idle.
 func (s *supervisor) readControl(out chan []byte) {
-	buf := make([]byte, 64)
+	buf := make([]byte, 512)
 	for {
 		n, err := s.control.Read(buf)
 		if err != nil {
@@ -338,10 +339,16 @@ func (s *supervisor) readControl(out chan []byte) {
 	}
 }
 
-// commands acts on the bytes of one read from supervise/control.
+// commands acts on the bytes of one read from supervise/control. The
+// status file is written once for all of them: a burst of commands (a
+// script's loop, or junk written into the FIFO) costs one write per read,
+// not one per byte, so a command queued behind it is not kept waiting.
 func (s *supervisor) commands(cmds []byte) {
 	for _, c := range cmds {
 		s.command(c)
+	}
+	if s.statusDirty {
+		s.announce()
 	}
 }
 
@@ -361,7 +368,7 @@ func (s *supervisor) command(c byte) {
 		} else if s.following {
 			s.abandonFollowing()
 		}
-		s.announce()
+		s.statusDirty = true
 	case 'u':
 		s.want = status.WantUp
 		s.restarts, s.deaths = 0, 0
@@ -383,15 +390,15 @@ func (s *supervisor) command(c byte) {
 		s.signal(unix.SIGINT)
 	case 'p':
 		s.paused = true
-		s.announce()
+		s.statusDirty = true
 		s.signal(unix.SIGSTOP)
 	case 'c':
 		s.paused = false
-		s.announce()
+		s.statusDirty = true
 		s.signal(unix.SIGCONT)
 	case 'x':
 		s.exit = true
-		s.announce()
+		s.statusDirty = true
 	}
 }
 
@@ -480,7 +487,8 @@ func (s *supervisor) afterDown() {
 
 // startNow starts run for svc -u or -o: at once if nothing runs, or as
 // soon as finish is done. The start announces the new wanted state with
-// the new pid; otherwise it is announced here.
+// the new pid; otherwise it is announced once the commands at hand are
+// done.
 func (s *supervisor) startNow() {
 	if s.idle() {
 		s.start()
@@ -489,7 +497,7 @@ func (s *supervisor) startNow() {
 	if s.finish != nil {
 		s.startAfterFinish = true
 	}
-	s.announce()
+	s.statusDirty = true
 }
 
 // idle reports whether nothing of the service runs or is about to: run is
@@ -668,6 +676,7 @@ func (s *supervisor) stamp() { s.when = tai64.FromTime(time.Now()) }
 // announce replaces supervise/status with the current state, through
 // status.new and a rename as 0.76 does, so readers never see a torn record.
 func (s *supervisor) announce() {
+	s.statusDirty = false
 	rec := status.Record{When: s.when, Pid: s.pid(), Paused: s.paused, Want: s.want}
 	b := rec.Encode()
 	fd, err := unix.Open("supervise/status.new", unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0644)

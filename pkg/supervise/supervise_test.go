@@ -2,6 +2,7 @@ package supervise_test
 
 import (
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"svkit/internal/testenv"
 	"svkit/pkg/proc"
@@ -517,6 +519,61 @@ func TestCommandsAtOnce(t *testing.T) {
 			t.Errorf("down/up round trip took %v", d)
 		}
 		_ = r2
+	}
+}
+
+// TestCommandBurst writes 4096 bytes of "c" and then "d" into the control
+// FIFO in one write and counts, through inotify, how often the status file
+// is replaced until the service is down. svkit writes it once per read of
+// the FIFO, so the d behind the burst is acted on at once; 0.76 writes it
+// for every byte (4096 times), and a command behind such a burst waited
+// seconds on a loaded machine (bench/supervise.sh measures it).
+func TestCommandBurst(t *testing.T) {
+	for _, im := range both {
+		t.Run(im.name, func(t *testing.T) {
+			dir := service(t, "exec sleep 1000\n")
+			startSupervise(t, im, dir)
+			waitStatus(t, dir, "up", isUp)
+			if im.name == "0.76" {
+				time.Sleep(1100 * time.Millisecond) // out of 0.76's deaf second after a start
+			}
+			in, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(in)
+			// IN_CREATE of status.new between the renames keeps
+			// inotify from merging them into one event.
+			if _, err := unix.InotifyAddWatch(in, filepath.Join(dir, "supervise"), unix.IN_MOVED_TO|unix.IN_CREATE); err != nil {
+				t.Fatal(err)
+			}
+			const burst = 4096
+			control(t, dir, strings.Repeat("c", burst)+"d")
+			waitStatus(t, dir, "down behind the burst", isDown)
+			writes, overflow := 0, false
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := unix.Read(in, buf)
+				if n <= 0 || err != nil {
+					break
+				}
+				for off := 0; off+unix.SizeofInotifyEvent <= n; {
+					ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+					name := strings.TrimRight(string(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)]), "\x00")
+					if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
+						overflow = true
+					}
+					if name == "status" && ev.Mask&unix.IN_MOVED_TO != 0 {
+						writes++
+					}
+					off += unix.SizeofInotifyEvent + int(ev.Len)
+				}
+			}
+			t.Logf("%s: status replaced %d times (queue overflowed: %v) for %d command bytes", im.name, writes, overflow, burst+1)
+			if im.name == "svkit" && (overflow || writes > 64) {
+				t.Errorf("status replaced %d times (overflow %v) for %d command bytes; want at most one per read of the FIFO", writes, overflow, burst+1)
+			}
+		})
 	}
 }
 
