@@ -164,9 +164,14 @@ func (s *supervisor) openGroup() {
 		return
 	}
 	g, err := cgroup.Open("svkit-" + strconv.FormatUint(st.Dev, 16) + "-" + strconv.FormatUint(st.Ino, 16))
-	if err == nil {
-		s.group = g
+	if err != nil {
+		return
 	}
+	// A predecessor killed while it had the cgroup frozen (killTree)
+	// left it so: the service, and every run started into it, would
+	// stay stopped.
+	g.Freeze(false)
+	s.group = g
 }
 
 // adopt takes over a service that a previous supervise of this directory

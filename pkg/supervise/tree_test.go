@@ -562,3 +562,43 @@ func TestRecycledPid(t *testing.T) {
 		t.Fatal("the process with the recycled pid was signalled")
 	}
 }
+
+// TestFrozenGroupThawed: a supervise killed while it had its service's
+// cgroup frozen (in the middle of a KILL of the tree) leaves the cgroup
+// frozen. Its successor thaws it: the adopted run responds to svc -d, and
+// the next run started into the cgroup runs instead of hanging frozen.
+func TestFrozenGroupThawed(t *testing.T) {
+	requireGroup(t)
+	m := uniq(t)
+	t.Cleanup(func() { killMarked(m) })
+	dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
+	p := startSupervise(t, svkit, dir)
+	r := waitStatus(t, dir, "up", isUp)
+	group := groupPath(t, dir)
+	p.KillAndWait(t, syscall.SIGKILL)
+	if err := os.WriteFile(filepath.Join(group, "cgroup.freeze"), []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, wait, "the cgroup frozen", func() bool {
+		b, _ := os.ReadFile(filepath.Join(group, "cgroup.events"))
+		return strings.Contains(string(b), "frozen 1")
+	})
+
+	startSupervise(t, svkit, dir)
+	if got := readStatus(t, dir); got.Pid != r.Pid {
+		t.Fatalf("status pid %d, want the adopted %d", got.Pid, r.Pid)
+	}
+	testenv.WaitFor(t, wait, "the cgroup thawed", func() bool {
+		b, _ := os.ReadFile(filepath.Join(group, "cgroup.freeze"))
+		return strings.TrimSpace(string(b)) == "0"
+	})
+	control(t, dir, "d")
+	waitStatus(t, dir, "down", isDown)
+	testenv.WaitFor(t, wait, "the adopted run gone", func() bool { return !testenv.Alive(r.Pid) })
+	control(t, dir, "u")
+	waitStatus(t, dir, "up again", isUp)
+	testenv.WaitFor(t, wait, "the new run running (not frozen)", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "starts"))
+		return string(b) == "start\nstart\n"
+	})
+}
