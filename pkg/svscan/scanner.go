@@ -1,7 +1,9 @@
 package svscan
 
 import (
+	"errors"
 	"io"
+	"os"
 	"sort"
 	"syscall"
 
@@ -155,7 +157,7 @@ func (s *Scanner) start(fn string) {
 		}
 		if e.log {
 			var err error
-			if e.pr, e.pw, err = logPipe(fn); err != nil {
+			if e.pr, e.pw, err = logPipe(fn, s.warn); err != nil {
 				s.warn("unable to create pipe for ", fn, ": ", diag.Str(err))
 				return
 			}
@@ -212,9 +214,13 @@ func (s *Scanner) start(fn string) {
 // With 0.76's anonymous pipe, a service restarted under the new svscan
 // writes into a pipe that the old logger never reads. Where the FIFO cannot
 // be made (a read-only directory), the pipe is an anonymous one, as in 0.76.
-func logPipe(fn string) (r, w int, err error) {
-	if r, w, err := openLogFIFO(fn); err == nil {
+func logPipe(fn string, warn func(...string)) (r, w int, err error) {
+	r, w, err = openLogFIFO(fn)
+	if err == nil {
 		return r, w, nil
+	}
+	if err == errForeignFIFO {
+		warn("unable to use ", fn, "/", control.LogPipePath, ": ", err.Error(), "; using an anonymous pipe")
 	}
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
@@ -222,6 +228,10 @@ func logPipe(fn string) (r, w int, err error) {
 	}
 	return p[0], p[1], nil
 }
+
+// errForeignFIFO: supervise/logpipe belongs to another user or is open
+// to others.
+var errForeignFIFO = errors.New("not a FIFO of svscan's user with mode 0600")
 
 // openLogFIFO creates the FIFO fn/supervise/logpipe (and fn/supervise) if
 // missing and opens both of its ends, blocking (as a pipe's are) and
@@ -235,6 +245,16 @@ func openLogFIFO(fn string) (r, w int, err error) {
 	// Opening the read end first, without blocking, means the write
 	// end's open finds a reader and does not block either.
 	if r, err = control.OpenFIFO(unix.AT_FDCWD, name, unix.O_RDONLY); err != nil {
+		return -1, -1, err
+	}
+	// Only a FIFO of ours that nobody else may open: another user's, or
+	// one open to others, could be read or written by them.
+	var st unix.Stat_t
+	if err = unix.Fstat(r, &st); err == nil && (int(st.Uid) != os.Geteuid() || st.Mode&0077 != 0) {
+		err = errForeignFIFO
+	}
+	if err != nil {
+		unix.Close(r)
 		return -1, -1, err
 	}
 	if w, err = control.OpenFIFO(unix.AT_FDCWD, name, unix.O_WRONLY); err != nil {
