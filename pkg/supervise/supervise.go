@@ -3,10 +3,15 @@
 // one-letter commands written to supervise/control and publishes the 18-byte
 // supervise/status record that svstat and svok read.
 //
-// It differs from 0.76 in one observable way: 0.76 sleeps a second after
-// every start and reads no command meanwhile, so `svc -d; svc -u` takes a
-// second. This supervisor acts on every command at once and applies the
-// once-a-second limit only to automatic restarts.
+// Beyond 0.76 (README, "Differences from daemontools 0.76"): it acts on every
+// command at once, limiting only automatic restarts to one a second; it
+// records the service's process in supervise/process and re-adopts it after
+// a crash of supervise instead of starting a second copy; it stops the whole
+// process tree (through the service's cgroup where there is one, else as the
+// subreaper of its orphans); it keeps the opt-in per-service files of
+// config.go (readiness, back-off, pidfile, finish, down-signal,
+// timeout-kill) and writes svkit's extended files (supervise/info, runit's
+// pid and stat).
 package supervise
 
 import (
