@@ -22,7 +22,7 @@ import (
 
 	"svkit/internal/testenv"
 	"svkit/pkg/multilog"
-	"svkit/pkg/status"
+	"svkit/pkg/svdir"
 )
 
 // nServices is the size of the scan directory.
@@ -381,9 +381,9 @@ func (w *world) sample() {
 			w.mu.Lock()
 			w.statusRead++
 			w.mu.Unlock()
-			if len(b) != status.Size {
+			if len(b) != svdir.StatusSize {
 				w.failf("%s: status is %d bytes: %q", dir, len(b), b)
-			} else if _, err := status.Decode(b); err != nil {
+			} else if _, err := svdir.DecodeStatus(b); err != nil {
 				w.failf("%s: status does not parse: %v", dir, err)
 			}
 		}
@@ -392,7 +392,7 @@ func (w *world) sample() {
 
 // upPid returns the pid of a live run of dir according to its status file.
 func (w *world) upPid(dir string) int {
-	r, err := status.Read(filepath.Join(w.scan, dir, "supervise", "status"))
+	r, err := svdir.ReadStatusOf(filepath.Join(w.scan, dir))
 	if err != nil || r.Pid == 0 || !testenv.Alive(r.Pid) {
 		return 0
 	}
@@ -545,7 +545,7 @@ func TestChaos(t *testing.T) {
 		// Say what each laggard's supervise shows, for the report.
 		var d []string
 		for _, dir := range down {
-			r, err := status.Read(filepath.Join(w.scan, dir, "supervise", "status"))
+			r, err := svdir.ReadStatusOf(filepath.Join(w.scan, dir))
 			rec, _ := os.ReadFile(filepath.Join(w.scan, dir, "supervise", "process"))
 			d = append(d, fmt.Sprintf("%s: status %+v (%v), process %q, %d supervise, %d bytes waiting in supervise/control; recent actions:\n\t%s",
 				dir, r, err, rec, len(w.find("supervise "+dir)), w.pendingControl(dir), strings.Join(w.hist[strings.TrimSuffix(dir, "/log")], "\n\t")))
@@ -647,7 +647,7 @@ func TestChaos(t *testing.T) {
 			}
 			d := fmt.Sprintf("%d %c %s", p.pid, p.state, w.role(p))
 			if dir, ok := strings.CutPrefix(w.role(p), "supervise "); ok {
-				r, err := status.Read(filepath.Join(w.scan, dir, "supervise", "status"))
+				r, err := svdir.ReadStatusOf(filepath.Join(w.scan, dir))
 				d += fmt.Sprintf(": status %+v %v", r, err)
 				d += fmt.Sprintf(", %d bytes waiting in supervise/control", w.pendingControl(dir))
 			}

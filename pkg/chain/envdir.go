@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"svkit/internal/eintr"
 	"svkit/pkg/diag"
 	"svkit/pkg/sysfile"
 )
@@ -64,11 +65,7 @@ func envdir(c *Chain, argv []string) (step, int) {
 		}
 		return fatal("unable to read ", dir, "/", name, ": ", diag.Str(err))
 	}
-	for {
-		if err = unix.Fchdir(orig); err != unix.EINTR {
-			break
-		}
-	}
+	err = eintr.Do(func() error { return unix.Fchdir(orig) })
 	if err != nil {
 		return fatal("unable to switch to starting directory: ", diag.Str(err))
 	}
@@ -76,11 +73,7 @@ func envdir(c *Chain, argv []string) (step, int) {
 }
 
 func chdir(dir string) error {
-	for {
-		if err := unix.Chdir(dir); err != unix.EINTR {
-			return err
-		}
-	}
+	return eintr.Do(func() error { return unix.Chdir(dir) })
 }
 
 // readEnvDir reads the current directory as envdir does, in directory
@@ -99,10 +92,7 @@ func readEnvDir() (plus []string, name string, err error) {
 	var sa []byte
 	buf := make([]byte, 8192)
 	for {
-		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
+		n, err := eintr.Retry(func() (int, error) { return unix.Getdents(fd, buf) })
 		if err != nil {
 			return nil, "", err
 		}

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"svkit/internal/eintr"
 	"svkit/pkg/diag"
 	"svkit/pkg/pathexec"
 )
@@ -66,12 +67,7 @@ func Fghack(argv []string, env []string, stderr io.Writer) int {
 	}
 	unix.Close(r)
 	var ws syscall.WaitStatus
-	for {
-		_, err = syscall.Wait4(pid, &ws, 0, nil)
-		if err != syscall.EINTR {
-			break
-		}
-	}
+	_, err = eintr.Retry(func() (int, error) { return syscall.Wait4(pid, &ws, 0, nil) })
 	if err != nil {
 		return fatal("wait failed: ", diag.Str(err))
 	}

@@ -3,6 +3,7 @@ package chain
 import (
 	"golang.org/x/sys/unix"
 
+	"svkit/internal/eintr"
 	"svkit/pkg/diag"
 	"svkit/pkg/sgetopt"
 )
@@ -39,12 +40,9 @@ func setlock(c *Chain, argv []string) (step, int) {
 	// inherits it, so the lock lives exactly as long as the program.
 	var fd int
 	var err error
-	for {
-		fd, err = unix.Open(file, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_APPEND|unix.O_CREAT, 0600)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	fd, err = eintr.Retry(func() (int, error) {
+		return unix.Open(file, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_APPEND|unix.O_CREAT, 0600)
+	})
 	if err != nil {
 		if x {
 			return step{}, 0
@@ -55,12 +53,7 @@ func setlock(c *Chain, argv []string) (step, int) {
 	if ndelay {
 		how |= unix.LOCK_NB
 	}
-	for {
-		err = unix.Flock(fd, how)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	err = eintr.Do(func() error { return unix.Flock(fd, how) })
 	if err != nil {
 		unix.Close(fd)
 		if x {

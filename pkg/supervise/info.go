@@ -1,12 +1,12 @@
 package supervise
 
 import (
+	"golang.org/x/sys/unix"
+
 	"strconv"
 	"time"
 
-	"svkit/pkg/diag"
-	"svkit/pkg/status"
-	"svkit/pkg/svinfo"
+	"svkit/pkg/svdir"
 )
 
 // extFiles is what was last written to the extended files, so that a file
@@ -20,8 +20,8 @@ type extFiles struct {
 // svstat -j and svwait, and runit's supervise/pid and supervise/stat text
 // files for runit-aware tools. Each is replaced through a rename.
 func (s *supervisor) writeInfo() {
-	in := svinfo.Info{
-		State:      svinfo.Down,
+	in := svdir.Info{
+		State:      svdir.StateDown,
 		Pid:        s.pid(),
 		Since:      s.when.Time().UnixNano(),
 		Ready:      s.ready && s.main != nil,
@@ -36,9 +36,9 @@ func (s *supervisor) writeInfo() {
 	stat := "down"
 	switch {
 	case s.main != nil:
-		in.State, stat = svinfo.Up, "run"
+		in.State, stat = svdir.StateUp, "run"
 	case s.finish != nil:
-		in.State, stat = svinfo.Finish, "finish"
+		in.State, stat = svdir.StateFinish, "finish"
 	}
 	if !in.Ready {
 		in.ReadySince = 0
@@ -53,7 +53,7 @@ func (s *supervisor) writeInfo() {
 		switch {
 		case s.exit:
 			stat += ", want exit"
-		case s.want == status.WantDown:
+		case s.want == svdir.WantDown:
 			stat += ", want down"
 		}
 	}
@@ -71,15 +71,15 @@ func (s *supervisor) writeInfo() {
 	}{
 		// info last: a reader that sees a new info also finds stat
 		// and pid of the same state.
-		{"supervise/stat", stat, &s.ext.stat},
-		{"supervise/pid", pid, &s.ext.pid},
-		{svinfo.File, info, &s.ext.info},
+		{svdir.StatPath, stat, &s.ext.stat},
+		{svdir.PidPath, pid, &s.ext.pid},
+		{svdir.InfoPath, info, &s.ext.info},
 	} {
 		if s.ext.written && *f.last == f.data {
 			continue
 		}
-		if err := replaceFile(f.name, []byte(f.data), 0644); err != nil {
-			s.warn("unable to write ", s.dir, "/", f.name, ": ", diag.Str(err))
+		if err := svdir.Replace(unix.AT_FDCWD, f.name, []byte(f.data), 0644); err != nil {
+			s.warnReplace(err)
 			continue
 		}
 		*f.last = f.data

@@ -10,26 +10,27 @@ import (
 	"time"
 
 	"svkit/internal/testenv"
-	"svkit/pkg/status"
-	"svkit/pkg/svinfo"
+	"svkit/pkg/svdir"
 )
 
-func readInfo(t *testing.T, dir string) svinfo.Info {
+func readInfo(t *testing.T, dir string) svdir.Info {
 	t.Helper()
-	in, err := svinfo.Read(dir)
-	if err != nil {
-		t.Fatalf("read info: %v", err)
+	in := svdir.ReadInfoOf(dir)
+	if in == nil {
+		t.Fatalf("no readable %s/%s", dir, svdir.InfoPath)
 	}
-	return in
+	return *in
 }
 
-func waitInfo(t *testing.T, dir, what string, cond func(svinfo.Info) bool) svinfo.Info {
+func waitInfo(t *testing.T, dir, what string, cond func(svdir.Info) bool) svdir.Info {
 	t.Helper()
-	var in svinfo.Info
+	var in svdir.Info
 	testenv.WaitFor(t, wait, what, func() bool {
-		var err error
-		in, err = svinfo.Read(dir)
-		return err == nil && cond(in)
+		p := svdir.ReadInfoOf(dir)
+		if p != nil {
+			in = *p
+		}
+		return p != nil && cond(in)
 	})
 	return in
 }
@@ -38,7 +39,7 @@ func waitInfo(t *testing.T, dir, what string, cond func(svinfo.Info) bool) svinf
 func checkStatusFile(t *testing.T, dir string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "supervise/status"))
-	if err != nil || len(b) != status.Size {
+	if err != nil || len(b) != svdir.StatusSize {
 		t.Fatalf("status file: %d bytes, %v", len(b), err)
 	}
 }
@@ -47,8 +48,8 @@ func TestReadyWithoutSource(t *testing.T) {
 	dir := service(t, "exec sleep 1000\n")
 	startSupervise(t, svkit, dir)
 	r := waitStatus(t, dir, "up", isUp)
-	in := waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready })
-	if in.State != svinfo.Up || in.Pid != r.Pid || in.ReadySince == 0 {
+	in := waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready })
+	if in.State != svdir.StateUp || in.Pid != r.Pid || in.ReadySince == 0 {
 		t.Errorf("info %+v", in)
 	}
 	checkStatusFile(t, dir)
@@ -60,17 +61,17 @@ func TestReadyNotificationFD(t *testing.T) {
 	startSupervise(t, svkit, dir)
 	r := waitStatus(t, dir, "up", isUp)
 	// info follows the status record within the same event.
-	if in := waitInfo(t, dir, "info of the run", func(in svinfo.Info) bool { return in.Pid == r.Pid }); in.Ready {
+	if in := waitInfo(t, dir, "info of the run", func(in svdir.Info) bool { return in.Pid == r.Pid }); in.Ready {
 		t.Fatalf("ready at once: %+v", in)
 	}
-	in := waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready })
+	in := waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready })
 	if in.Pid != r.Pid || time.Duration(in.ReadySince-in.Started) < 250*time.Millisecond {
 		t.Errorf("info %+v", in)
 	}
 	// After a restart it is not ready until it says so again.
 	control(t, dir, "k")
-	waitInfo(t, dir, "restarted, not ready", func(in svinfo.Info) bool { return in.Pid != 0 && in.Pid != r.Pid && !in.Ready })
-	waitInfo(t, dir, "ready again", func(in svinfo.Info) bool { return in.Ready })
+	waitInfo(t, dir, "restarted, not ready", func(in svdir.Info) bool { return in.Pid != 0 && in.Pid != r.Pid && !in.Ready })
+	waitInfo(t, dir, "ready again", func(in svdir.Info) bool { return in.Ready })
 	checkStatusFile(t, dir)
 }
 
@@ -97,11 +98,11 @@ func TestReadyNotifySocket(t *testing.T) {
 	}
 	// A process outside the service is not believed.
 	testenv.Run(t, "", "", n, "-to", sock, "READY=1", "STATUS=forged")
-	waitInfo(t, dir, "status text", func(in svinfo.Info) bool { return in.StatusText == "warming up" })
+	waitInfo(t, dir, "status text", func(in svdir.Info) bool { return in.StatusText == "warming up" })
 	if in := readInfo(t, dir); in.Ready {
 		t.Fatalf("a forged READY=1 was believed: %+v", in)
 	}
-	in := waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready })
+	in := waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready })
 	if in.StatusText != "serving" {
 		t.Errorf("status text %q", in.StatusText)
 	}
@@ -112,7 +113,7 @@ func TestReadyCheck(t *testing.T) {
 	testenv.WriteScript(t, filepath.Join(dir, "check"), "echo x >> checks\ntest -f flag\n")
 	startSupervise(t, svkit, dir)
 	waitStatus(t, dir, "up", isUp)
-	in := waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready })
+	in := waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready })
 	b, _ := os.ReadFile(filepath.Join(dir, "checks"))
 	if n := strings.Count(string(b), "x"); n < 2 {
 		t.Errorf("check ran %d times", n)
@@ -146,12 +147,12 @@ func TestBackoff(t *testing.T) {
 			t.Errorf("interval %d: %.2fs, want about %.0fs (all: %v)", i+1, d, w, ts)
 		}
 	}
-	in := waitInfo(t, dir, "history of 6 restarts", func(in svinfo.Info) bool { return in.Restarts >= 6 })
+	in := waitInfo(t, dir, "history of 6 restarts", func(in svdir.Info) bool { return in.Restarts >= 6 })
 	if in.ExitCode != 1 || in.ExitSignal != 0 {
 		t.Errorf("history: %+v", in)
 	}
 	// Now in a 2 s back-off: svc -u starts it at once.
-	waitInfo(t, dir, "backing off", func(in svinfo.Info) bool { return in.Backoff != 0 })
+	waitInfo(t, dir, "backing off", func(in svdir.Info) bool { return in.Backoff != 0 })
 	n := len(times())
 	before := time.Now()
 	control(t, dir, "u")
@@ -159,7 +160,7 @@ func TestBackoff(t *testing.T) {
 	if d := time.Since(before); d > 700*time.Millisecond {
 		t.Errorf("svc -u during back-off took %v", d)
 	}
-	in = waitInfo(t, dir, "info of the new start", func(in svinfo.Info) bool { return in.Started >= before.UnixNano() })
+	in = waitInfo(t, dir, "info of the new start", func(in svdir.Info) bool { return in.Started >= before.UnixNano() })
 	if in.Restarts > 1 {
 		t.Errorf("restarts not reset by svc -u: %+v", in)
 	}
@@ -204,8 +205,8 @@ func TestFinish(t *testing.T) {
 		return strings.HasPrefix(string(b), "3 0\n")
 	})
 	// While finish runs: status down (pid 0), info state finish.
-	in := waitInfo(t, dir, "finish state", func(in svinfo.Info) bool { return in.State == svinfo.Finish || in.State == svinfo.Up })
-	if in.State == svinfo.Finish {
+	in := waitInfo(t, dir, "finish state", func(in svdir.Info) bool { return in.State == svdir.StateFinish || in.State == svdir.StateUp })
+	if in.State == svdir.StateFinish {
 		if r := readStatus(t, dir); r.Pid != 0 {
 			t.Errorf("status pid %d while finish runs", r.Pid)
 		}
@@ -223,7 +224,7 @@ func TestFinish(t *testing.T) {
 	if got := readFileWait(t, filepath.Join(dir2, "finishes")); got != "-1 15\n" {
 		t.Errorf("finish args %q", got)
 	}
-	in = waitInfo(t, dir2, "down", func(in svinfo.Info) bool { return in.State == svinfo.Down })
+	in = waitInfo(t, dir2, "down", func(in svdir.Info) bool { return in.State == svdir.StateDown })
 	if in.ExitCode != -1 || in.ExitSignal != 15 {
 		t.Errorf("history %+v", in)
 	}
@@ -238,7 +239,7 @@ func TestTimeoutFinish(t *testing.T) {
 	control(t, dir, "o")
 	readFileWait(t, filepath.Join(dir, "finishing"))
 	start := time.Now()
-	waitInfo(t, dir, "finish killed", func(in svinfo.Info) bool { return in.State == svinfo.Down })
+	waitInfo(t, dir, "finish killed", func(in svdir.Info) bool { return in.State == svdir.StateDown })
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("finish ran %v", d)
 	}

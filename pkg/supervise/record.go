@@ -10,6 +10,7 @@ import (
 
 	"svkit/pkg/cgroup"
 	"svkit/pkg/proc"
+	"svkit/pkg/svdir"
 )
 
 // The process record, supervise/process, names the process supervise
@@ -32,7 +33,7 @@ import (
 //
 // Like status, the record is replaced through a rename and not synced: it
 // describes running processes, which a power loss ends anyway.
-const recordFile = "supervise/process"
+const recordFile = svdir.ProcessPath
 
 // record is what supervise/process says.
 type record struct {
@@ -44,7 +45,7 @@ type record struct {
 func writeRecord(h *proc.Handle) error {
 	line := strconv.Itoa(h.Pid) + " " + strconv.FormatUint(h.Start, 10) + " " + proc.BootID() + " " +
 		strconv.FormatUint(h.Inode(), 10) + "\n"
-	return replaceFile(recordFile, []byte(line), 0644)
+	return svdir.Replace(unix.AT_FDCWD, recordFile, []byte(line), 0644)
 }
 
 // writeStarting records that a start is under way since the given time,
@@ -53,7 +54,7 @@ func writeRecord(h *proc.Handle) error {
 func writeStarting(since uint64, pgrp, sess int) error {
 	line := "0 " + strconv.FormatUint(since, 10) + " " + proc.BootID() + " " +
 		strconv.Itoa(pgrp) + " " + strconv.Itoa(sess) + "\n"
-	return replaceFile(recordFile, []byte(line), 0644)
+	return svdir.Replace(unix.AT_FDCWD, recordFile, []byte(line), 0644)
 }
 
 func removeRecord() { unix.Unlink(recordFile) }
@@ -144,24 +145,4 @@ func oldestRoot(found []proc.Info) (proc.ID, bool) {
 		}
 	}
 	return best.ID, best.Pid != 0
-}
-
-// replaceFile writes data to path+".new" and renames it over path, so that
-// readers see the old or the new content, never a mix. The file is created
-// without following a symlink planted at the temporary name.
-func replaceFile(path string, data []byte, mode uint32) error {
-	tmp := path + ".new"
-	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
-	if err != nil {
-		return err
-	}
-	n, err := unix.Write(fd, data)
-	unix.Close(fd)
-	if err == nil && n < len(data) {
-		err = unix.EIO
-	}
-	if err != nil {
-		return err
-	}
-	return unix.Rename(tmp, path)
 }

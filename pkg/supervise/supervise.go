@@ -19,17 +19,18 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"svkit/pkg/cgroup"
-	"svkit/pkg/control"
 	"svkit/pkg/diag"
 	"svkit/pkg/proc"
-	"svkit/pkg/status"
+	"svkit/pkg/svdir"
 	"svkit/pkg/tai64"
 )
 
@@ -49,7 +50,7 @@ func Main(args []string, stderr io.Writer) int {
 	if len(args) != 1 {
 		return diag.Usage(stderr, prog, "supervise dir")
 	}
-	s := &supervisor{dir: args[0], stderr: stderr, want: status.WantUp}
+	s := &supervisor{dir: args[0], stderr: stderr, want: svdir.WantUp}
 	if code := s.setup(); code != 0 {
 		return code
 	}
@@ -70,7 +71,7 @@ type supervisor struct {
 	mainChild bool         // main is our child, so its death comes through wait4
 	mainIsRun bool         // main is the ./run we forked (not adopted or followed)
 	paused    bool         // meaningful only while main != nil
-	want      byte         // status.WantUp, WantDown or WantOnce
+	want      byte         // svdir.WantUp, WantDown or WantOnce
 	exit      bool         // svc -x: exit once the service is down
 	when      tai64.Label  // time of the last state change
 
@@ -111,33 +112,33 @@ func (s *supervisor) setup() int {
 	if err := os.Chdir(s.dir); err != nil {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to chdir to ", s.dir, ": ", diag.Str(err))
 	}
-	if _, err := os.Stat("down"); err == nil {
-		s.want = status.WantDown
+	if _, err := os.Stat(svdir.DownFile); err == nil {
+		s.want = svdir.WantDown
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to stat ", s.dir, "/down: ", diag.Str(err))
 	}
-	control.MakeDir("")
+	svdir.MakeDir("")
 
-	lock, err := unix.Open("supervise/lock", unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0600)
+	lock, err := unix.Open(svdir.LockPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0600)
 	if err == nil {
 		err = unix.Flock(lock, unix.LOCK_EX|unix.LOCK_NB)
 	}
 	if err != nil {
-		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to acquire ", s.dir, "/supervise/lock: ", diag.Str(err))
+		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to acquire ", s.dir, "/", svdir.LockPath, ": ", diag.Str(err))
 	}
 	// The lock fd stays open for the life of the process; it is
 	// close-on-exec, so run does not hold it.
 
-	unix.Mkfifo("supervise/control", 0600)
-	rfd, err := openFIFO("supervise/control", unix.O_RDONLY)
+	unix.Mkfifo(svdir.ControlPath, 0600)
+	rfd, err := openFIFO(svdir.ControlPath, unix.O_RDONLY)
 	if err != nil {
-		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to read ", s.dir, "/supervise/control: ", fifoErr(err))
+		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to read ", s.dir, "/", svdir.ControlPath, ": ", fifoErr(err))
 	}
 	// Holding a write end open means reads never see end of file.
-	if _, err := openFIFO("supervise/control", unix.O_WRONLY); err != nil {
-		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to write ", s.dir, "/supervise/control: ", fifoErr(err))
+	if _, err := openFIFO(svdir.ControlPath, unix.O_WRONLY); err != nil {
+		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to write ", s.dir, "/", svdir.ControlPath, ": ", fifoErr(err))
 	}
-	s.control = os.NewFile(uintptr(rfd), "supervise/control")
+	s.control = os.NewFile(uintptr(rfd), svdir.ControlPath)
 
 	// Orphans of the service are reparented to supervise, so that a stop
 	// can reach them; where cgroup v2 is writable the service also gets a
@@ -150,9 +151,9 @@ func (s *supervisor) setup() int {
 	s.announce()
 	s.openNotifySocket()
 
-	unix.Mkfifo("supervise/ok", 0600)
-	if _, err := openFIFO("supervise/ok", unix.O_RDONLY); err != nil {
-		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to read ", s.dir, "/supervise/ok: ", fifoErr(err))
+	unix.Mkfifo(svdir.OKPath, 0600)
+	if _, err := openFIFO(svdir.OKPath, unix.O_RDONLY); err != nil {
+		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to read ", s.dir, "/", svdir.OKPath, ": ", fifoErr(err))
 	}
 	return 0
 }
@@ -200,7 +201,7 @@ func (s *supervisor) adopt() {
 		in, err = proc.Stat(id.Pid)
 		alive = err == nil && in.Start == id.Start && in.Live()
 	}
-	if ok && r.id.Pid != 0 && !alive && s.want != status.WantDown && readConfig(filePidfile) != "" {
+	if ok && r.id.Pid != 0 && !alive && s.want != svdir.WantDown && readConfig(filePidfile) != "" {
 		// run is gone, but the previous supervise may have been killed
 		// before it saw run exit 0 and leave the daemon of pidfile: look
 		// for the daemon as it would have.
@@ -223,7 +224,7 @@ func (s *supervisor) adopt() {
 		return
 	}
 	s.setMain(h, in.PPid == s.self)
-	if r, err := status.Read("supervise/status"); err == nil && r.Pid == id.Pid {
+	if r, err := svdir.ReadStatusOf("."); err == nil && r.Pid == id.Pid {
 		s.when, s.paused = r.When, r.Paused
 	} else {
 		// Its start was never announced: it has been up since it
@@ -235,11 +236,11 @@ func (s *supervisor) adopt() {
 // openFIFO opens one of supervise's FIFOs without following a symlink and
 // checks that it is a FIFO.
 func openFIFO(path string, mode int) (int, error) {
-	return control.OpenFIFO(unix.AT_FDCWD, path, mode)
+	return svdir.OpenFIFO(unix.AT_FDCWD, path, mode)
 }
 
 // fifoErr is the text for an error of openFIFO.
-func fifoErr(err error) string { return control.ErrText(err) }
+func fifoErr(err error) string { return svdir.ErrText(err) }
 
 func (s *supervisor) warn(parts ...string) { diag.Warn(s.stderr, prog, parts...) }
 
@@ -266,7 +267,7 @@ func (s *supervisor) loop() {
 	commands := make(chan []byte)
 	go s.readControl(commands)
 
-	if s.idle() && s.want != status.WantDown {
+	if s.idle() && s.want != svdir.WantDown {
 		s.start()
 	}
 	for !s.done() {
@@ -297,7 +298,7 @@ func (s *supervisor) loop() {
 		case <-s.restartC:
 			s.restart, s.restartC = nil, nil
 			s.backoffUntil = time.Time{}
-			if s.idle() && s.want == status.WantUp && !s.exit {
+			if s.idle() && s.want == svdir.WantUp && !s.exit {
 				s.restarts++
 				s.start()
 			}
@@ -329,7 +330,7 @@ func (s *supervisor) loop() {
 	}
 }
 
-// readControl delivers the bytes written to supervise/control. The file is
+// readControl delivers the bytes written to supervise/svdir. The file is
 // non-blocking, so reads wait in the runtime's poller and cost nothing while
 // idle.
 func (s *supervisor) readControl(out chan []byte) {
@@ -340,7 +341,7 @@ func (s *supervisor) readControl(out chan []byte) {
 			if errors.Is(err, os.ErrClosed) {
 				return
 			}
-			s.warn("unable to read ", s.dir, "/supervise/control: ", diag.Str(err))
+			s.warn("unable to read ", s.dir, "/", svdir.ControlPath, ": ", diag.Str(err))
 			time.Sleep(time.Second)
 			continue
 		}
@@ -349,7 +350,7 @@ func (s *supervisor) readControl(out chan []byte) {
 	}
 }
 
-// commands acts on the bytes of one read from supervise/control. The
+// commands acts on the bytes of one read from supervise/svdir. The
 // status file is written once for all of them: a burst of commands (a
 // script's loop, or junk written into the FIFO) costs one write per read,
 // not one per byte, so a command queued behind it is not kept waiting.
@@ -365,8 +366,8 @@ func (s *supervisor) commands(cmds []byte) {
 // command acts on one control byte. Unknown bytes are ignored, as in 0.76.
 func (s *supervisor) command(c byte) {
 	switch c {
-	case 'd':
-		s.want = status.WantDown
+	case svdir.CmdDown:
+		s.want = svdir.WantDown
 		s.cancelRestart()
 		if s.main != nil {
 			sig := s.downSignal()
@@ -379,34 +380,34 @@ func (s *supervisor) command(c byte) {
 			s.abandonFollowing()
 		}
 		s.statusDirty = true
-	case 'u':
-		s.want = status.WantUp
+	case svdir.CmdUp:
+		s.want = svdir.WantUp
 		s.restarts, s.deaths = 0, 0
 		s.startNow()
-	case 'o':
-		s.want = status.WantOnce
+	case svdir.CmdOnce:
+		s.want = svdir.WantOnce
 		s.restarts, s.deaths = 0, 0
 		s.startNow()
-	case 'a':
+	case svdir.CmdAlarm:
 		s.signal(unix.SIGALRM)
-	case 'h':
+	case svdir.CmdHangup:
 		s.signal(unix.SIGHUP)
-	case 'k':
+	case svdir.CmdKill:
 		s.signal(unix.SIGKILL)
-	case 't':
+	case svdir.CmdTerm:
 		s.signal(unix.SIGTERM)
 		s.gotTerm = s.main != nil
-	case 'i':
+	case svdir.CmdInterrupt:
 		s.signal(unix.SIGINT)
-	case 'p':
+	case svdir.CmdPause:
 		s.paused = true
 		s.statusDirty = true
 		s.signal(unix.SIGSTOP)
-	case 'c':
+	case svdir.CmdContinue:
 		s.paused = false
 		s.statusDirty = true
 		s.signal(unix.SIGCONT)
-	case 'x':
+	case svdir.CmdExit:
 		s.exit = true
 		s.statusDirty = true
 	}
@@ -456,7 +457,7 @@ func (s *supervisor) mainDied(ws *unix.WaitStatus) {
 	s.gotTerm = false
 	s.stopReadiness()
 	s.recordExit(ws)
-	if wasRun && ws != nil && ws.Exited() && ws.ExitStatus() == 0 && s.want != status.WantDown && readConfig(filePidfile) != "" {
+	if wasRun && ws != nil && ws.Exited() && ws.ExitStatus() == 0 && s.want != svdir.WantDown && readConfig(filePidfile) != "" {
 		// A daemon that puts itself in the background: wait for its
 		// pid file before calling the service down.
 		s.startFollowing(started)
@@ -472,7 +473,7 @@ func (s *supervisor) mainDied(ws *unix.WaitStatus) {
 func (s *supervisor) serviceDown() {
 	s.stamp()
 	s.diedAt = time.Now()
-	if s.want != status.WantUp || s.exit {
+	if s.want != svdir.WantUp || s.exit {
 		sig := s.downSignal()
 		s.signalTree(sig, unix.SIGCONT)
 		s.armKill()
@@ -490,7 +491,7 @@ func (s *supervisor) serviceDown() {
 // afterDown schedules the automatic restart of a service that is down and
 // wanted up.
 func (s *supervisor) afterDown() {
-	if s.want == status.WantUp && !s.exit && s.idle() {
+	if s.want == svdir.WantUp && !s.exit && s.idle() {
 		s.scheduleStart(s.restartAt)
 	}
 }
@@ -588,7 +589,7 @@ func (s *supervisor) start() {
 		removeRecord()
 		s.stamp()
 		s.announce()
-		if s.want == status.WantUp && !s.exit {
+		if s.want == svdir.WantUp && !s.exit {
 			s.scheduleStart(s.lastStart.Add(restartDelay))
 		}
 		return
@@ -687,25 +688,29 @@ func (s *supervisor) stamp() { s.when = tai64.FromTime(time.Now()) }
 // status.new and a rename as 0.76 does, so readers never see a torn record.
 func (s *supervisor) announce() {
 	s.statusDirty = false
-	rec := status.Record{When: s.when, Pid: s.pid(), Paused: s.paused, Want: s.want}
-	b := rec.Encode()
-	fd, err := unix.Open("supervise/status.new", unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0644)
-	if err != nil {
-		s.warn("unable to open ", s.dir, "/supervise/status.new: ", diag.Str(err))
-		return
-	}
-	n, err := unix.Write(fd, b[:])
-	unix.Close(fd)
-	if err != nil {
-		s.warn("unable to write ", s.dir, "/supervise/status.new: ", diag.Str(err))
-		return
-	}
-	if n < len(b) {
-		s.warn("unable to write ", s.dir, "/supervise/status.new: partial write")
-		return
-	}
-	if err := unix.Rename("supervise/status.new", "supervise/status"); err != nil {
-		s.warn("unable to rename ", s.dir, "/supervise/status.new to status: ", diag.Str(err))
+	rec := svdir.Status{When: s.when, Pid: s.pid(), Paused: s.paused, Want: s.want}
+	if err := svdir.WriteStatus(unix.AT_FDCWD, rec); err != nil {
+		s.warnReplace(err)
 	}
 	s.extDirty = true
+}
+
+// warnReplace warns of a failed svdir.Replace in 0.76's words: "unable to
+// open DIR/supervise/status.new: ...", "unable to write ...", "unable to
+// rename DIR/supervise/status.new to status: ...".
+func (s *supervisor) warnReplace(err error) {
+	var pe *os.PathError
+	if !errors.As(err, &pe) {
+		s.warn("unable to write ", s.dir, "/", svdir.Dir, ": ", diag.Str(err))
+		return
+	}
+	text := diag.Str(pe.Err)
+	if diag.Errno(pe.Err) == 0 {
+		text = pe.Err.Error()
+	}
+	if pe.Op == "rename" {
+		s.warn("unable to rename ", s.dir, "/", pe.Path, " to ", strings.TrimSuffix(path.Base(pe.Path), ".new"), ": ", text)
+		return
+	}
+	s.warn("unable to ", pe.Op, " ", s.dir, "/", pe.Path, ": ", text)
 }

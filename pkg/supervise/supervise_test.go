@@ -16,7 +16,7 @@ import (
 
 	"svkit/internal/testenv"
 	"svkit/pkg/proc"
-	"svkit/pkg/status"
+	"svkit/pkg/svdir"
 )
 
 // impl is one supervise implementation under test: svkit's, or Debian's
@@ -66,7 +66,7 @@ func startSupervise(t *testing.T, im impl, dir string) *testenv.Proc {
 		// whatever it left running in the service directory (run, finish,
 		// check; status may not show a run that was just being started).
 		p.KillAndWait(t, syscall.SIGKILL)
-		if r, err := status.Read(filepath.Join(dir, "supervise/status")); err == nil && r.Pid != 0 {
+		if r, err := svdir.ReadStatusOf(dir); err == nil && r.Pid != 0 {
 			syscall.Kill(r.Pid, syscall.SIGKILL)
 		}
 		killIn(dir)
@@ -97,9 +97,9 @@ func control(t *testing.T, dir, letters string) {
 	}
 }
 
-func readStatus(t *testing.T, dir string) status.Record {
+func readStatus(t *testing.T, dir string) svdir.Status {
 	t.Helper()
-	r, err := status.Read(filepath.Join(dir, "supervise/status"))
+	r, err := svdir.ReadStatusOf(dir)
 	if err != nil {
 		t.Fatalf("read status: %v", err)
 	}
@@ -107,19 +107,19 @@ func readStatus(t *testing.T, dir string) status.Record {
 }
 
 // waitStatus polls the status file until cond holds.
-func waitStatus(t *testing.T, dir, what string, cond func(status.Record) bool) status.Record {
+func waitStatus(t *testing.T, dir, what string, cond func(svdir.Status) bool) svdir.Status {
 	t.Helper()
-	var r status.Record
+	var r svdir.Status
 	testenv.WaitFor(t, wait, what, func() bool {
 		var err error
-		r, err = status.Read(filepath.Join(dir, "supervise/status"))
+		r, err = svdir.ReadStatusOf(dir)
 		return err == nil && cond(r)
 	})
 	return r
 }
 
-func isUp(r status.Record) bool   { return r.Pid != 0 }
-func isDown(r status.Record) bool { return r.Pid == 0 }
+func isUp(r svdir.Status) bool   { return r.Pid != 0 }
+func isDown(r svdir.Status) bool { return r.Pid == 0 }
 
 var (
 	pidRe  = regexp.MustCompile(`pid [0-9]+`)
@@ -185,7 +185,7 @@ func TestStartupFiles(t *testing.T) {
 				got = strings.Join(names, " ")
 				return got == wantNames
 			})
-			if st, _ := os.Stat(filepath.Join(dir, "supervise/status")); st.Size() != status.Size {
+			if st, _ := os.Stat(filepath.Join(dir, "supervise/status")); st.Size() != svdir.StatusSize {
 				t.Errorf("status size %d", st.Size())
 			}
 		})
@@ -198,18 +198,18 @@ func TestStartupFiles(t *testing.T) {
 func TestScenario(t *testing.T) {
 	type step struct {
 		letters string
-		settle  func(status.Record) bool
+		settle  func(svdir.Status) bool
 		want    string // svstat line, masked
 		wantDir string // "", or "down" to create DIR/down before the step
 	}
 	steps := []step{
 		{"", isUp, "up (pid P) S seconds\n", ""},
-		{"p", func(r status.Record) bool { return r.Paused }, "up (pid P) S seconds, paused\n", ""},
-		{"c", func(r status.Record) bool { return !r.Paused }, "up (pid P) S seconds\n", ""},
+		{"p", func(r svdir.Status) bool { return r.Paused }, "up (pid P) S seconds, paused\n", ""},
+		{"c", func(r svdir.Status) bool { return !r.Paused }, "up (pid P) S seconds\n", ""},
 		{"d", isDown, "down S seconds, normally up\n", ""},
 		{"u", isUp, "up (pid P) S seconds\n", ""},
 		{"", isUp, "up (pid P) S seconds, normally down\n", "down"},
-		{"o", func(r status.Record) bool { return r.Want == 0 }, "up (pid P) S seconds, normally down\n", ""},
+		{"o", func(r svdir.Status) bool { return r.Want == 0 }, "up (pid P) S seconds, normally down\n", ""},
 		{"k", isDown, "down S seconds\n", ""},
 		{"u", isUp, "up (pid P) S seconds, normally down\n", ""},
 		{"pd", isDown, "down S seconds\n", ""},
@@ -283,7 +283,7 @@ while :; do sleep 0.05; done
 				return string(b) == "TERM\nCONT\n"
 			})
 			// The trap may run before supervise has rewritten status.
-			waitStatus(t, dir, "want down, still up", func(r status.Record) bool { return r.Want == 'd' })
+			waitStatus(t, dir, "want down, still up", func(r svdir.Status) bool { return r.Want == 'd' })
 			if r := readStatus(t, dir); r.Pid != pid {
 				t.Errorf("after d: %+v", r)
 			}
@@ -514,7 +514,7 @@ func TestCommandsAtOnce(t *testing.T) {
 		control(t, dir, "d")
 		waitStatus(t, dir, "down", isDown)
 		control(t, dir, "u")
-		r2 := waitStatus(t, dir, "up again", func(n status.Record) bool { return n.Pid != 0 && n.Pid != r.Pid })
+		r2 := waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 		if d := time.Since(start); d > 900*time.Millisecond {
 			t.Errorf("down/up round trip took %v", d)
 		}
@@ -746,14 +746,14 @@ func TestDebianToolsDriveSvkit(t *testing.T) {
 			}
 			for _, c := range []struct {
 				opt  string
-				cond func(status.Record) bool
+				cond func(svdir.Status) bool
 				line string
 			}{
 				{"-d", isDown, "down S seconds, normally up\n"},
 				{"-u", isUp, "up (pid P) S seconds\n"},
-				{"-p", func(r status.Record) bool { return r.Paused }, "up (pid P) S seconds, paused\n"},
-				{"-c", func(r status.Record) bool { return !r.Paused }, "up (pid P) S seconds\n"},
-				{"-k", func(n status.Record) bool { return n.Pid != 0 && n.Pid != r.Pid }, "up (pid P) S seconds\n"},
+				{"-p", func(r svdir.Status) bool { return r.Paused }, "up (pid P) S seconds, paused\n"},
+				{"-c", func(r svdir.Status) bool { return !r.Paused }, "up (pid P) S seconds\n"},
+				{"-k", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid }, "up (pid P) S seconds\n"},
 			} {
 				if _, stderr, code := testenv.Run(t, "", "", svc, c.opt, dir); code != 0 || stderr != "" {
 					t.Fatalf("svc %s: %d %q", c.opt, code, stderr)
@@ -815,7 +815,7 @@ func TestNoGrowth(t *testing.T) {
 			waitStatus(t, dir, "down", isDown)
 			control(t, dir, "u")
 			old := r.Pid
-			r = waitStatus(t, dir, "up again", func(n status.Record) bool { return n.Pid != 0 && n.Pid != old })
+			r = waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != old })
 		}
 	}
 	cycles(10) // warm up: the first cycles open what later ones reuse

@@ -16,7 +16,7 @@ import (
 	"svkit/internal/testenv"
 	"svkit/pkg/cgroup"
 	"svkit/pkg/proc"
-	"svkit/pkg/status"
+	"svkit/pkg/svdir"
 )
 
 // marked returns the pids of live processes whose command line contains
@@ -207,7 +207,7 @@ exit 0
 	testenv.WaitFor(t, wait, "following the daemon", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "daemon.pid"))
 		daemon, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-		r, err := status.Read(filepath.Join(dir, "supervise/status"))
+		r, err := svdir.ReadStatusOf(dir)
 		return err == nil && daemon != 0 && r.Pid == daemon
 	})
 	control(t, dir, "h")
@@ -217,7 +217,7 @@ exit 0
 		b, _ := os.ReadFile(filepath.Join(dir, "starts"))
 		return string(b) == "start\nstart\n"
 	})
-	r := waitStatus(t, dir, "new daemon followed", func(r status.Record) bool { return r.Pid != 0 && r.Pid != daemon })
+	r := waitStatus(t, dir, "new daemon followed", func(r svdir.Status) bool { return r.Pid != 0 && r.Pid != daemon })
 	control(t, dir, "d")
 	waitStatus(t, dir, "down", isDown)
 	testenv.WaitFor(t, wait, "daemon gone", func() bool { return !testenv.Alive(r.Pid) })
@@ -268,7 +268,7 @@ exit 0
 			startSupervise(t, svkit, dir)
 			touch("go2")
 			daemon, _ := strconv.Atoi(strings.TrimSpace(readFileWait(t, filepath.Join(dir, "daemon.pid"))))
-			waitStatus(t, dir, "the daemon followed", func(r status.Record) bool { return r.Pid == daemon })
+			waitStatus(t, dir, "the daemon followed", func(r svdir.Status) bool { return r.Pid == daemon })
 			time.Sleep(200 * time.Millisecond)
 			if b, _ := os.ReadFile(filepath.Join(dir, "starts")); string(b) != "start\n" {
 				t.Fatalf("run started again: %q", b)
@@ -341,7 +341,7 @@ func TestReadoptUnderSvscan(t *testing.T) {
 	waitStatus(t, dir, "down", isDown)
 	testenv.WaitFor(t, wait, "old copy gone", func() bool { return len(marked(m)) == 0 })
 	control(t, dir, "u")
-	waitStatus(t, dir, "up again", func(n status.Record) bool { return n.Pid != 0 && n.Pid != r.Pid })
+	waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 	testenv.WaitFor(t, wait, "the second start", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "starts"))
 		return string(b) == "start\nstart\n"
@@ -427,7 +427,7 @@ func TestKilledWhileStarting(t *testing.T) {
 			waitStatus(t, dir, "down", isDown)
 			testenv.WaitFor(t, wait, "the copy gone", func() bool { return len(marked(m)) == 0 })
 			control(t, dir, "u")
-			waitStatus(t, dir, "up again", func(n status.Record) bool { return n.Pid != 0 && n.Pid != r.Pid })
+			waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 			testenv.WaitFor(t, wait, "one copy again", func() bool { return len(marked(m)) == 1 })
 		})
 	}

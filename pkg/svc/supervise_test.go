@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"svkit/internal/testenv"
-	"svkit/pkg/status"
+	"svkit/pkg/svdir"
 )
 
 // The run script records the signals it gets; TERM makes it exit.
@@ -69,8 +69,8 @@ func (e *svcEnv) svcRun(letters string) {
 	}
 }
 
-func (e *svcEnv) status() status.Record {
-	r, err := status.Read(filepath.Join(e.root, e.dir, "supervise", "status"))
+func (e *svcEnv) status() svdir.Status {
+	r, err := svdir.ReadStatusOf(filepath.Join(e.root, e.dir))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -14,9 +14,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"svkit/pkg/control"
 	"svkit/pkg/diag"
 	"svkit/pkg/sgetopt"
+	"svkit/pkg/svdir"
 )
 
 const prog = "svc"
@@ -27,11 +27,11 @@ const UsageLine = "svc options: u up, d down, o once, x exit, p pause, c continu
 
 // Parse reads svc's options from argv (argv[0] is the program name) and
 // returns the command letters to send (de-duplicated, at most
-// control.MaxLetters) and the directories. On a bad option it prints the
+// svdir.MaxLetters) and the directories. On a bad option it prints the
 // complaint and the option line to stderr and returns ok == false.
 func Parse(argv []string, stderr io.Writer) (letters string, dirs []string, ok bool) {
 	var all []byte
-	p := sgetopt.New(argv, control.Letters, stderr)
+	p := sgetopt.New(argv, svdir.Letters, stderr)
 	for {
 		c := p.Next()
 		if c == sgetopt.EOF {
@@ -43,7 +43,7 @@ func Parse(argv []string, stderr io.Writer) (letters string, dirs []string, ok b
 		}
 		all = append(all, byte(c))
 	}
-	return control.Dedup(string(all)), p.Rest(), true
+	return svdir.Dedup(string(all)), p.Rest(), true
 }
 
 // Main runs svc with argv (argv[0] is the program name) and returns the exit
@@ -71,27 +71,27 @@ func Main(argv []string, stdout, stderr io.Writer) int {
 // Control sends data to dir/supervise/control, writing 0.76's warnings to
 // stderr. It reports whether the letters were delivered.
 func Control(stderr io.Writer, dir, data string) bool {
-	dfd, err := control.OpenDir(dir)
+	dfd, err := svdir.OpenDir(dir)
 	if err != nil {
 		diag.Warn(stderr, prog, "unable to chdir to ", dir, ": ", diag.Str(err))
 		return false
 	}
 	defer unix.Close(dfd)
-	err = control.SendAt(dfd, data)
+	err = svdir.SendAt(dfd, data)
 	if err == nil {
 		return true
 	}
 	switch e := err.(type) {
-	case *control.SendError:
+	case *svdir.SendError:
 		diag.Warn(stderr, prog, "error writing commands to ", dir, ": ", diag.Str(e.Err))
 	default:
 		switch {
 		case err == unix.ENXIO:
 			diag.Warn(stderr, prog, "unable to control ", dir, ": supervise not running")
-		case err == control.ErrSymlink:
-			diag.Warn(stderr, prog, "unable to control ", dir, ": ", control.ControlPath, " is a symbolic link")
-		case err == control.ErrNotFIFO:
-			diag.Warn(stderr, prog, "unable to control ", dir, ": ", control.ControlPath, " is not a FIFO")
+		case err == svdir.ErrSymlink:
+			diag.Warn(stderr, prog, "unable to control ", dir, ": ", svdir.ControlPath, " is a symbolic link")
+		case err == svdir.ErrNotFIFO:
+			diag.Warn(stderr, prog, "unable to control ", dir, ": ", svdir.ControlPath, " is not a FIFO")
 		default:
 			diag.Warn(stderr, prog, "unable to control ", dir, ": ", diag.Str(err))
 		}

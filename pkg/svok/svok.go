@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"svkit/pkg/control"
 	"svkit/pkg/diag"
+	"svkit/pkg/svdir"
 )
 
 const prog = "svok"
@@ -23,14 +23,14 @@ func Main(argv []string, stdout, stderr io.Writer) int {
 		return diag.Usage(stderr, prog, "svok dir")
 	}
 	dir := argv[1]
-	dfd, err := control.OpenDir(dir)
+	dfd, err := svdir.OpenDir(dir)
 	if err != nil {
 		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to chdir to ", dir, ": ", diag.Str(err))
 	}
 	defer unix.Close(dfd)
-	ok, err := control.OKAt(dfd)
+	ok, err := svdir.OKAt(dfd)
 	if err != nil {
-		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to open ", dir, "/supervise/ok: ", control.ErrText(err))
+		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to open ", dir, "/supervise/ok: ", svdir.ErrText(err))
 	}
 	if !ok {
 		return diag.ExitUsage

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"svkit/internal/testenv"
-	"svkit/pkg/status"
+	"svkit/pkg/svdir"
 )
 
 // pair is one combination of scanner and supervisor under test.
@@ -126,7 +126,7 @@ func (tr *tree) service(name, run, logRun string) string {
 
 // pid returns the pid supervise/status of dir shows, or 0.
 func pidOf(dir string) int {
-	r, err := status.Read(filepath.Join(dir, "supervise", "status"))
+	r, err := svdir.ReadStatusOf(filepath.Join(dir))
 	if err != nil {
 		return 0
 	}

@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"svkit/internal/eintr"
 )
 
 // An idle svscan should wake up once per pass and not more. Go's runtime
@@ -21,30 +23,31 @@ import (
 // atFDCWD is AT_FDCWD as a variable, so that it converts to uintptr.
 var atFDCWD = unix.AT_FDCWD
 
+// rawSyscall makes a system call without telling the runtime (so sysmon is
+// not woken), retried on EINTR; a zero errno is a nil error.
+func rawSyscall(trap, a1, a2, a3, a4 uintptr) (uintptr, error) {
+	return eintr.Retry(func() (uintptr, error) {
+		r, _, e := unix.RawSyscall6(trap, a1, a2, a3, a4, 0, 0)
+		if e != 0 {
+			return r, e
+		}
+		return r, nil
+	})
+}
+
 // rawReadNames lists the current directory (without . and ..) into names,
 // reusing buf.
 func rawReadNames(buf []byte, names []string) ([]string, error) {
 	dot := [2]byte{'.', 0}
-	var fd uintptr
-	for {
-		r, _, e := unix.RawSyscall6(unix.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(&dot[0])), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0, 0, 0)
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return names, e
-		}
-		fd = r
-		break
+	fd, err := rawSyscall(unix.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(&dot[0])), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return names, err
 	}
 	defer unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
 	for {
-		n, _, e := unix.RawSyscall(unix.SYS_GETDENTS64, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return names, e
+		n, err := rawSyscall(unix.SYS_GETDENTS64, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0)
+		if err != nil {
+			return names, err
 		}
 		if n == 0 {
 			return names, nil
@@ -55,16 +58,11 @@ func rawReadNames(buf []byte, names []string) ([]string, error) {
 
 // rawWait4 is a non-blocking wait4(2) for any child.
 func rawWait4(ws *unix.WaitStatus) (int, error) {
-	for {
-		r, _, e := unix.RawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(ws)), unix.WNOHANG, 0, 0, 0)
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, e
-		}
-		return int(r), nil
+	r, err := rawSyscall(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(ws)), unix.WNOHANG, 0)
+	if err != nil {
+		return 0, err
 	}
+	return int(r), nil
 }
 
 // rawRead reads fd, for descriptors the poller has reported ready.

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"svkit/internal/eintr"
 	"svkit/pkg/diag"
 	"svkit/pkg/pathexec"
 )
@@ -47,12 +48,7 @@ func Main(args []string, stderr io.Writer) int {
 }
 
 func chdir(dir string) error {
-	for {
-		err := unix.Chdir(dir)
-		if err != unix.EINTR {
-			return err
-		}
-	}
+	return eintr.Do(func() error { return unix.Chdir(dir) })
 }
 
 // Run scans forever. With ordered set, SIGTERM and SIGINT start an ordered

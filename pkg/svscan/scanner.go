@@ -9,9 +9,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"svkit/pkg/control"
+	"svkit/internal/eintr"
 	"svkit/pkg/diag"
 	"svkit/pkg/pathexec"
+	"svkit/pkg/svdir"
 )
 
 const prog = "svscan"
@@ -220,7 +221,7 @@ func logPipe(fn string, warn func(...string)) (r, w int, err error) {
 		return r, w, nil
 	}
 	if err == errForeignFIFO {
-		warn("unable to use ", fn, "/", control.LogPipePath, ": ", err.Error(), "; using an anonymous pipe")
+		warn("unable to use ", fn, "/", svdir.LogPipePath, ": ", err.Error(), "; using an anonymous pipe")
 	}
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
@@ -237,14 +238,14 @@ var errForeignFIFO = errors.New("not a FIFO of svscan's user with mode 0600")
 // missing and opens both of its ends, blocking (as a pipe's are) and
 // close-on-exec.
 func openLogFIFO(fn string) (r, w int, err error) {
-	control.MakeDir(fn)
-	name := fn + "/" + control.LogPipePath
+	svdir.MakeDir(fn)
+	name := fn + "/" + svdir.LogPipePath
 	if err := unix.Mkfifo(name, 0600); err != nil && err != unix.EEXIST {
 		return -1, -1, err
 	}
 	// Opening the read end first, without blocking, means the write
 	// end's open finds a reader and does not block either.
-	if r, err = control.OpenFIFO(unix.AT_FDCWD, name, unix.O_RDONLY); err != nil {
+	if r, err = svdir.OpenFIFO(unix.AT_FDCWD, name, unix.O_RDONLY); err != nil {
 		return -1, -1, err
 	}
 	// Only a FIFO of ours that nobody else may open: another user's, or
@@ -257,7 +258,7 @@ func openLogFIFO(fn string) (r, w int, err error) {
 		unix.Close(r)
 		return -1, -1, err
 	}
-	if w, err = control.OpenFIFO(unix.AT_FDCWD, name, unix.O_WRONLY); err != nil {
+	if w, err = svdir.OpenFIFO(unix.AT_FDCWD, name, unix.O_WRONLY); err != nil {
 		unix.Close(r)
 		return -1, -1, err
 	}
@@ -294,17 +295,12 @@ func (e *entry) closeWrite() {
 
 // checkDir reports why a child could not chdir to dir.
 func checkDir(dir string) error {
-	for {
-		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		unix.Close(fd)
-		return nil
+	fd, err := eintr.Retry(func() (int, error) { return unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return err
 	}
+	unix.Close(fd)
+	return nil
 }
 
 // candidates lists, in PATH order, the files svscan tries as supervise.

@@ -2,15 +2,13 @@ package svscan
 
 import (
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"svkit/pkg/control"
-	"svkit/pkg/status"
-	"svkit/pkg/sysfile"
+	"svkit/internal/eintr"
+	"svkit/pkg/proc"
+	"svkit/pkg/svdir"
 )
 
 // retry is how often an ordered shutdown retries a control write that
@@ -92,24 +90,20 @@ func (s *Scanner) advance() bool {
 // supervised reports whether a supervise runs in dir (it holds
 // supervise/ok open), as svok does.
 func supervised(dir string) bool {
-	ok, _ := control.OK(dir)
+	ok, _ := svdir.OK(dir)
 	return ok
 }
 
 // tell writes letters to DIR/supervise/control, as svc does, but without
 // ever blocking: a write that does not fit now is tried again later.
 func tell(dir, letters string) error {
-	fd, err := control.OpenFIFO(unix.AT_FDCWD, dir+"/"+control.ControlPath, unix.O_WRONLY)
+	fd, err := svdir.OpenFIFO(unix.AT_FDCWD, dir+"/"+svdir.ControlPath, unix.O_WRONLY)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	for {
-		_, err = unix.Write(fd, []byte(letters))
-		if err != unix.EINTR {
-			return err
-		}
-	}
+	_, err = eintr.Retry(func() (int, error) { return unix.Write(fd, []byte(letters)) })
+	return err
 }
 
 // killAll sends SIGKILL to what is left and reaps it, waiting at most a
@@ -144,7 +138,7 @@ func (s *Scanner) killAll(pid1 bool) {
 // killService kills a supervise process and the service process its status
 // file names, if that process is still the supervise's child.
 func killService(dir string, supervisePid int) {
-	if r, err := status.Read(dir + "/supervise/status"); err == nil && r.Pid > 0 {
+	if r, err := svdir.ReadStatusOf(dir); err == nil && r.Pid > 0 {
 		if parentOf(int(r.Pid)) == supervisePid {
 			unix.Kill(int(r.Pid), unix.SIGKILL)
 		}
@@ -154,19 +148,9 @@ func killService(dir string, supervisePid int) {
 
 // parentOf returns the parent pid of pid from /proc, or 0.
 func parentOf(pid int) int {
-	b, err := sysfile.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	in, err := proc.Stat(pid)
 	if err != nil {
 		return 0
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	p, _ := strconv.Atoi(f[1])
-	return p
+	return in.PPid
 }

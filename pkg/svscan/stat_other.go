@@ -2,15 +2,14 @@
 
 package svscan
 
-import "golang.org/x/sys/unix"
+import (
+	"golang.org/x/sys/unix"
+
+	"svkit/internal/eintr"
+)
 
 // rawStat is stat(2). On these platforms it is an ordinary system call,
 // which costs an idle svscan a few more wakeups per pass.
 func rawStat(path string, st *unix.Stat_t) error {
-	for {
-		err := unix.Stat(path, st)
-		if err != unix.EINTR {
-			return err
-		}
-	}
+	return eintr.Do(func() error { return unix.Stat(path, st) })
 }

@@ -14,14 +14,6 @@ func rawStat(path string, st *unix.Stat_t) error {
 	if err != nil {
 		return err
 	}
-	for {
-		_, _, e := unix.RawSyscall6(unix.SYS_NEWFSTATAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(st)), 0, 0, 0)
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return e
-		}
-		return nil
-	}
+	_, err = rawSyscall(unix.SYS_NEWFSTATAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(st)), 0)
+	return err
 }

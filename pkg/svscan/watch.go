@@ -2,9 +2,10 @@ package svscan
 
 import (
 	"os"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"svkit/internal/inotify"
 )
 
 // watchDir reports, on the returned channel, that a name not starting with
@@ -46,20 +47,13 @@ func watchDir() <-chan struct{} {
 // relevant reports whether a batch of inotify events names something the
 // scan would look at, or says that events were lost.
 func relevant(b []byte) bool {
-	for len(b) >= unix.SizeofInotifyEvent {
-		ev := (*unix.InotifyEvent)(unsafe.Pointer(&b[0]))
-		end := unix.SizeofInotifyEvent + int(ev.Len)
-		if end > len(b) {
-			return true
-		}
+	for _, ev := range inotify.ParseEvents(nil, b) {
 		if ev.Mask&unix.IN_Q_OVERFLOW != 0 {
 			return true
 		}
-		name := b[unix.SizeofInotifyEvent:end]
-		if len(name) > 0 && name[0] != '.' && name[0] != 0 {
+		if ev.Name != "" && ev.Name[0] != '.' {
 			return true
 		}
-		b = b[end:]
 	}
 	return false
 }

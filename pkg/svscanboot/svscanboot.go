@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"svkit/internal/eintr"
 	"svkit/pkg/diag"
 	"svkit/pkg/pathexec"
 	"svkit/pkg/svscan"
@@ -179,12 +180,7 @@ func nullStdio() error {
 }
 
 func dup(from, to int) error {
-	for {
-		err := unix.Dup3(from, to, 0)
-		if err != unix.EINTR {
-			return err
-		}
-	}
+	return eintr.Do(func() error { return unix.Dup3(from, to, 0) })
 }
 
 // start runs argv[0], searched in path as 0.76's pathexec does, with the
@@ -200,11 +196,6 @@ func start(argv, env []string, path string, files [3]uintptr) (int, error) {
 }
 
 func wait(pid int) {
-	for {
-		var ws unix.WaitStatus
-		_, err := unix.Wait4(pid, &ws, 0, nil)
-		if err != unix.EINTR {
-			return
-		}
-	}
+	var ws unix.WaitStatus
+	eintr.Retry(func() (int, error) { return unix.Wait4(pid, &ws, 0, nil) })
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"svkit/internal/testenv"
-	"svkit/pkg/status"
+	"svkit/pkg/svdir"
 	"svkit/pkg/svscanboot"
 )
 
@@ -76,7 +76,7 @@ func cmdline(pid int) []string {
 }
 
 func pidOf(dir string) int {
-	r, err := status.Read(filepath.Join(dir, "supervise", "status"))
+	r, err := svdir.ReadStatusOf(filepath.Join(dir))
 	if err != nil {
 		return 0
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"svkit/internal/testenv"
-	"svkit/pkg/control"
+	"svkit/pkg/svdir"
 )
 
 // superviseDir runs svkit's supervise on dir until the test ends.
@@ -52,7 +52,7 @@ func TestJSONSvkitSupervise(t *testing.T) {
 	// svc -d rewrites status (want) and then info (no restart pending);
 	// the stamp does not change, so a reader may see the two apart for a
 	// moment.
-	control.Send(dir, "d")
+	svdir.Send(dir, "d")
 	testenv.WaitFor(t, 15*time.Second, "wanted down, no restart pending", func() bool {
 		o = jsonOf(t, dir)
 		return o.Wanted != nil && *o.Wanted == "down" && o.BackoffUntilNs == nil

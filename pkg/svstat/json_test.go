@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"svkit/pkg/status"
-	"svkit/pkg/svinfo"
-	"svkit/pkg/tai64"
+	"svkit/pkg/svdir"
 )
 
 // objectKeys are the keys of every Object line, in order.
@@ -45,7 +43,7 @@ func decodeLine(t *testing.T, line string, want []string) map[string]any {
 }
 
 // writeInfo writes dir/supervise/info.
-func writeInfo(t *testing.T, dir string, in svinfo.Info) {
+func writeInfo(t *testing.T, dir string, in svdir.Info) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "supervise", "info"), in.Encode(), 0644); err != nil {
 		t.Fatal(err)
@@ -60,7 +58,7 @@ func TestJSONObjects(t *testing.T) {
 	num := func(v int) *int { return &v }
 	str := func(v string) *string { return &v }
 	yes, no := true, false
-	mk := func(name string, st []byte, in *svinfo.Info, down bool) string {
+	mk := func(name string, st []byte, in *svdir.Info, down bool) string {
 		dir := filepath.Join(root, name)
 		os.MkdirAll(dir, 0755)
 		running(t, dir, st)
@@ -84,7 +82,7 @@ func TestJSONObjects(t *testing.T) {
 		f(&o)
 		return o
 	}
-	upInfo := svinfo.Info{State: "up", Pid: 42, Since: sinceNs, Ready: true, ReadySince: sinceNs + 5e8,
+	upInfo := svdir.Info{State: "up", Pid: 42, Since: sinceNs, Ready: true, ReadySince: sinceNs + 5e8,
 		Started: sinceNs, ExitCode: -1, Restarts: 3, StatusText: `serving "x" <ok> & ünïcode`}
 
 	var tests []struct {
@@ -139,22 +137,22 @@ func TestJSONObjects(t *testing.T) {
 	add(d, withInfo(base(d, "up", "up", 42), func(o *Object) {
 		o.Restarts, o.StartedNs = num(3), i64(sinceNs)
 	}))
-	exited := svinfo.Info{State: "down", Since: sinceNs, Started: sinceNs - 1e9, ExitCode: 3}
+	exited := svdir.Info{State: "down", Since: sinceNs, Started: sinceNs - 1e9, ExitCode: 3}
 	d = mk("exited", record(when, 0, 0, 'd'), &exited, false)
 	add(d, withInfo(base(d, "down", "down", 0), func(o *Object) {
 		o.LastExitCode, o.StartedNs = num(3), i64(sinceNs-1e9)
 	}))
-	killed := svinfo.Info{State: "finish", Since: sinceNs, Started: sinceNs - 1e9, ExitCode: -1, ExitSignal: 9, Restarts: 1}
+	killed := svdir.Info{State: "finish", Since: sinceNs, Started: sinceNs - 1e9, ExitCode: -1, ExitSignal: 9, Restarts: 1}
 	d = mk("finish", record(when, 0, 0, 'u'), &killed, false)
 	add(d, withInfo(base(d, "finish", "up", 0), func(o *Object) {
 		o.LastExitSignal, o.StartedNs, o.Restarts = num(9), i64(sinceNs-1e9), num(1)
 	}))
-	backoff := svinfo.Info{State: "down", Since: sinceNs, Started: sinceNs - 1e9, ExitCode: 1, Restarts: 5, Backoff: sinceNs + 4e9}
+	backoff := svdir.Info{State: "down", Since: sinceNs, Started: sinceNs - 1e9, ExitCode: 1, Restarts: 5, Backoff: sinceNs + 4e9}
 	d = mk("backoff", record(when, 0, 0, 'u'), &backoff, false)
 	add(d, withInfo(base(d, "down", "up", 0), func(o *Object) {
 		o.LastExitCode, o.StartedNs, o.Restarts, o.BackoffUntilNs = num(1), i64(sinceNs-1e9), num(5), i64(sinceNs+4e9)
 	}))
-	never := svinfo.Info{State: "down", Since: sinceNs, ExitCode: -1}
+	never := svdir.Info{State: "down", Since: sinceNs, ExitCode: -1}
 	d = mk("never", record(when, 0, 0, 'd'), &never, true)
 	o = withInfo(base(d, "down", "down", 0), func(o *Object) {})
 	o.NormallyUp = false
@@ -165,10 +163,10 @@ func TestJSONObjects(t *testing.T) {
 	add(d, base(d, "up", "up", 43))
 	d = mk("staledown", record(when, 0, 0, 'u'), &upInfo, false)
 	add(d, base(d, "down", "up", 0))
-	oldDown := svinfo.Info{State: "finish", Since: sinceNs - 1e9, ExitCode: -1}
+	oldDown := svdir.Info{State: "finish", Since: sinceNs - 1e9, ExitCode: -1}
 	d = mk("staleagain", record(when, 0, 0, 'u'), &oldDown, false) // same pid 0, an older stamp
 	add(d, base(d, "down", "up", 0))
-	nosince := svinfo.Info{State: "down", ExitCode: 2, Restarts: 1}
+	nosince := svdir.Info{State: "down", ExitCode: 2, Restarts: 1}
 	d = mk("nosince", record(when, 0, 0, 'u'), &nosince, false) // since 0 is not checked
 	add(d, withInfo(base(d, "down", "up", 0), func(o *Object) { o.LastExitCode, o.Restarts = num(2), num(1) }))
 	d = mk("badinfo", record(when, 42, 0, 'u'), nil, false)
@@ -291,50 +289,21 @@ func TestMainArgs(t *testing.T) {
 	}
 }
 
-func TestUnixNano(t *testing.T) {
-	for _, tc := range []struct {
-		l  tai64.Label
-		ns int64
-		ok bool
-	}{
-		{tai64.Label{Sec: tai64.Base, Nano: 0}, 0, true},
-		{tai64.Label{Sec: tai64.Base + 1700000000, Nano: 500}, 1700000000000000500, true},
-		{tai64.Label{Sec: tai64.Base - 1, Nano: 999999999}, -1, true},
-		{tai64.Label{Sec: tai64.Base + 9223372035, Nano: 0}, 9223372035000000000, true},
-		{tai64.Label{Sec: tai64.Base + 9223372036, Nano: 0}, 0, false},
-		{tai64.Label{Sec: 0}, 0, false},
-		{tai64.Label{Sec: tai64.Base, Nano: 1e9}, 0, false},
-		{tai64.Label{Sec: 1<<64 - 1}, 0, false},
-	} {
-		ns, ok := UnixNano(tc.l)
-		if ns != tc.ns || ok != tc.ok {
-			t.Errorf("UnixNano(%+v) = %d, %v; want %d, %v", tc.l, ns, ok, tc.ns, tc.ok)
-		}
-	}
-	now := time.Now()
-	l := tai64.FromTime(now)
-	if ns, ok := UnixNano(l); !ok || ns != l.Time().UnixNano() {
-		t.Errorf("UnixNano(now) = %d, %v; want %d", ns, ok, l.Time().UnixNano())
-	}
-}
-
-// FuzzBuild: any status record and info content give one line of valid
-// JSON with every key, consistent with the record.
 func FuzzBuild(f *testing.F) {
 	rec := record(time.Unix(1700000000, 0), 42, 1, 'u')
-	in := svinfo.Info{State: "up", Pid: 42, Ready: true, StatusText: "a\"b\\c\x01<>"}
+	in := svdir.Info{State: "up", Pid: 42, Ready: true, StatusText: "a\"b\\c\x01<>"}
 	f.Add(rec, in.Encode(), true)
 	f.Add(make([]byte, 18), []byte("state=finish\npid=0\nexitsignal=9\n"), false)
 	f.Add([]byte("short"), []byte("x"), true)
 	f.Fuzz(func(t *testing.T, st, info []byte, normallyUp bool) {
-		r, err := status.Decode(st)
+		r, err := svdir.DecodeStatus(st)
 		if err != nil {
 			return
 		}
-		s := State{Record: r}
-		if in, err := svinfo.Decode(info); err == nil {
+		s := svdir.State{Status: r}
+		if in, err := svdir.DecodeInfo(info); err == nil {
 			s.Info = &in
-			s.Current = Current(r, &in)
+			s.Current = svdir.Current(r, &in)
 		}
 		o := Build("d\xff\n", s, normallyUp)
 		var b bytes.Buffer

@@ -21,9 +21,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"svkit/pkg/control"
 	"svkit/pkg/diag"
-	"svkit/pkg/status"
+	"svkit/pkg/svdir"
 	"svkit/pkg/tai64"
 )
 
@@ -33,7 +32,7 @@ const prog = "svstat"
 // seconds (nanoseconds ignored), 0 when the stamp is in the future. Like
 // 0.76 it goes through a double (tai_approx), so differences beyond 2^53
 // round the same way.
-func Seconds(r status.Record, now time.Time) uint64 {
+func Seconds(r svdir.Status, now time.Time) uint64 {
 	n := tai64.FromTime(now).Sec
 	when := r.When.Sec
 	if n < when {
@@ -44,7 +43,7 @@ func Seconds(r status.Record, now time.Time) uint64 {
 
 // Line is the text svstat prints after "DIR: " for a running supervise whose
 // status record is r; normallyUp is true when DIR/down does not exist.
-func Line(r status.Record, normallyUp bool, now time.Time) string {
+func Line(r svdir.Status, normallyUp bool, now time.Time) string {
 	b := make([]byte, 0, 80)
 	if r.Pid != 0 {
 		b = append(b, "up (pid "...)
@@ -64,10 +63,10 @@ func Line(r status.Record, normallyUp bool, now time.Time) string {
 	if r.Pid != 0 && r.Paused {
 		b = append(b, ", paused"...)
 	}
-	if r.Pid == 0 && r.Want == status.WantUp {
+	if r.Pid == 0 && r.Want == svdir.WantUp {
 		b = append(b, ", want up"...)
 	}
-	if r.Pid != 0 && r.Want == status.WantDown {
+	if r.Pid != 0 && r.Want == svdir.WantDown {
 		b = append(b, ", want down"...)
 	}
 	return string(b)
@@ -81,7 +80,7 @@ func Status(dir string, now time.Time) string {
 	if l.err != "" {
 		return l.err
 	}
-	r, err := readStatus(l.dfd)
+	r, err := svdir.ReadStatus(l.dfd)
 	if err != nil {
 		return err.Error()
 	}
@@ -107,65 +106,27 @@ func (l *looked) close() {
 // look performs svstat's checks in 0.76's order: chdir, stat down, open
 // supervise/ok.
 func look(dir string) looked {
-	dfd, err := control.OpenDir(dir)
+	dfd, err := svdir.OpenDir(dir)
 	if err != nil {
 		return looked{dfd: -1, err: "unable to chdir: " + diag.Str(err)}
 	}
 	l := looked{dfd: dfd}
 	var st unix.Stat_t
-	if err := unix.Fstatat(dfd, "down", &st, 0); err != nil {
+	if err := unix.Fstatat(dfd, svdir.DownFile, &st, 0); err != nil {
 		if err != unix.ENOENT {
 			l.err = "unable to stat down: " + diag.Str(err)
 			return l
 		}
 		l.normallyUp = true
 	}
-	if err := control.OpenOKAt(dfd); err != nil {
+	if err := svdir.OpenOKAt(dfd); err != nil {
 		if err == unix.ENXIO {
 			l.err = "supervise not running"
 		} else {
-			l.err = "unable to open supervise/ok: " + control.ErrText(err)
+			l.err = "unable to open supervise/ok: " + svdir.ErrText(err)
 		}
 	}
 	return l
-}
-
-type lineError string
-
-func (e lineError) Error() string { return string(e) }
-
-// readStatus reads supervise/status below dfd with one read, as 0.76 does.
-// It does not follow a symlink and does not block on a FIFO.
-func readStatus(dfd int) (status.Record, error) {
-	fd, err := unix.Openat(dfd, "supervise/status", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		if err == unix.ELOOP && isSymlink(dfd, "supervise/status") {
-			return status.Record{}, lineError("unable to open supervise/status: " + control.ErrSymlink.Error())
-		}
-		return status.Record{}, lineError("unable to open supervise/status: " + diag.Str(err))
-	}
-	defer unix.Close(fd)
-	var b [status.Size]byte
-	var n int
-	for {
-		n, err = unix.Read(fd, b[:])
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return status.Record{}, lineError("unable to read supervise/status: " + diag.Str(err))
-	}
-	r, err := status.Decode(b[:n])
-	if err != nil {
-		return status.Record{}, lineError("unable to read supervise/status: bad format")
-	}
-	return r, nil
-}
-
-func isSymlink(dfd int, name string) bool {
-	var st unix.Stat_t
-	return unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK
 }
 
 // Main runs svstat with argv (argv[0] is the program name). Like 0.76 it

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"svkit/internal/testenv"
-	"svkit/pkg/status"
+	"svkit/pkg/svdir"
 	"svkit/pkg/tai64"
 )
 
@@ -158,7 +158,7 @@ func fixtures(now time.Time) []fixture {
 
 func zeroSeconds(now time.Time) string {
 	var b []byte
-	b = append(b, Line(status.Record{}, false, now)[len("down "):]...)
+	b = append(b, Line(svdir.Status{}, false, now)[len("down "):]...)
 	return strings.TrimSuffix(string(b), " seconds")
 }
 

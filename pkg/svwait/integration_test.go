@@ -12,8 +12,7 @@ import (
 	"time"
 
 	"svkit/internal/testenv"
-	"svkit/pkg/control"
-	"svkit/pkg/status"
+	"svkit/pkg/svdir"
 	"svkit/pkg/svstat"
 )
 
@@ -75,13 +74,13 @@ func TestDebianSupervise(t *testing.T) {
 	if u.Exited() || U.Exited() {
 		t.Fatal("svwait -u or -U returned while down")
 	}
-	control.Send(dir, "u")
+	svdir.Send(dir, "u")
 	for _, p := range []*testenv.Proc{u, U} {
 		if code, _ := exitAt(t, p); code != 0 {
 			t.Errorf("%v: exit %d, stderr %q", p.Cmd.Args, code, p.Stderr)
 		}
 	}
-	r, err := status.Read(dir + "/supervise/status")
+	r, err := svdir.ReadStatusOf(dir)
 	if err != nil || r.Pid == 0 {
 		t.Fatalf("status after svwait -u: %+v %v", r, err)
 	}
@@ -96,13 +95,13 @@ func TestDebianSupervise(t *testing.T) {
 	}
 
 	d, D := bg(t, 1, "-d", dir), bg(t, 1, "-D", dir)
-	control.Send(dir, "d")
+	svdir.Send(dir, "d")
 	for _, p := range []*testenv.Proc{d, D} {
 		if code, _ := exitAt(t, p); code != 0 {
 			t.Errorf("%v: exit %d, stderr %q", p.Cmd.Args, code, p.Stderr)
 		}
 	}
-	if r, _ := status.Read(dir + "/supervise/status"); r.Pid != 0 {
+	if r, _ := svdir.ReadStatusOf(dir); r.Pid != 0 {
 		t.Errorf("svwait -d returned while up: %+v", r)
 	}
 
@@ -118,9 +117,9 @@ func TestDebianSupervise(t *testing.T) {
 	}
 
 	// After svc -x, supervise is gone: svwait refuses to start.
-	control.Send(dir, "x")
+	svdir.Send(dir, "x")
 	testenv.WaitFor(t, 15*time.Second, "supervise to exit", func() bool {
-		ok, _ := control.OK(dir)
+		ok, _ := svdir.OK(dir)
 		return !ok
 	})
 	want := "svwait: fatal: unable to wait for " + dir + ": supervise not running\n"
@@ -147,7 +146,7 @@ func TestSvkitSupervise(t *testing.T) {
 	if u.Exited() || U.Exited() {
 		t.Fatal("svwait -u or -U returned while down")
 	}
-	control.Send(dir, "u")
+	svdir.Send(dir, "u")
 	codeU, upAt := exitAt(t, u)
 	codeR, readyAt := exitAt(t, U)
 	if codeU != 0 || codeR != 0 {
@@ -181,7 +180,7 @@ func TestSvkitSupervise(t *testing.T) {
 
 	// -d returns when run is dead, -D only when finish is done too.
 	d, D := bg(t, 1, "-d", dir), bg(t, 1, "-D", dir)
-	control.Send(dir, "d")
+	svdir.Send(dir, "d")
 	codeD, downAt := exitAt(t, d)
 	codeF, finalAt := exitAt(t, D)
 	if codeD != 0 || codeF != 0 {

@@ -41,7 +41,6 @@
 package svwait
 
 import (
-	"encoding/binary"
 	"errors"
 	"io"
 	"math"
@@ -50,11 +49,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"svkit/pkg/control"
+	"svkit/internal/eintr"
+	"svkit/internal/inotify"
 	"svkit/pkg/diag"
 	"svkit/pkg/sgetopt"
-	"svkit/pkg/status"
-	"svkit/pkg/svinfo"
+	"svkit/pkg/svdir"
 	"svkit/pkg/svstat"
 )
 
@@ -76,11 +75,11 @@ const (
 
 // Reached reports whether a service in state s is in the state mode waits
 // for.
-func Reached(mode byte, s svstat.State) bool {
+func Reached(mode byte, s svdir.State) bool {
 	if s.Changing {
 		return false // another event is on its way
 	}
-	up := s.Record.Pid != 0
+	up := s.Status.Pid != 0
 	switch mode {
 	case Up:
 		return up
@@ -101,7 +100,7 @@ func Reached(mode byte, s svstat.State) bool {
 		if s.Info == nil {
 			return true
 		}
-		return s.Current && s.Info.State != svinfo.Finish
+		return s.Current && s.Info.State != svdir.StateFinish
 	}
 	return false
 }
@@ -190,7 +189,7 @@ type watcher struct {
 	dirWDs  map[int32]string // wd of a DIR watch -> DIR
 	buf     []byte
 	stderr  io.Writer
-	pending []Event
+	pending []inotify.Event
 }
 
 // watch (re)adds the watches of one service: DIR must be there (else the
@@ -250,13 +249,10 @@ func (w *watcher) handle(dirs []string) (recheck bool, err error) {
 }
 
 // drain reads every queued event.
-func (w *watcher) drain() ([]Event, error) {
+func (w *watcher) drain() ([]inotify.Event, error) {
 	evs := w.pending[:0]
 	for {
-		n, err := unix.Read(w.fd, w.buf)
-		if err == unix.EINTR {
-			continue
-		}
+		n, err := eintr.Retry(func() (int, error) { return unix.Read(w.fd, w.buf) })
 		if err == unix.EAGAIN {
 			w.pending = evs
 			return evs, nil
@@ -267,7 +263,7 @@ func (w *watcher) drain() ([]Event, error) {
 		if n <= 0 {
 			return nil, errors.New("short read")
 		}
-		evs = ParseEvents(evs, w.buf[:n])
+		evs = inotify.ParseEvents(evs, w.buf[:n])
 	}
 }
 
@@ -368,24 +364,24 @@ func roundMS(d time.Duration) int {
 // watches it. It returns 0, or 111 after a fatal message.
 func (w *watcher) start(dir string) int {
 	stderr := w.stderr
-	dfd, err := control.OpenDir(dir)
+	dfd, err := svdir.OpenDir(dir)
 	if err != nil {
 		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to chdir to ", dir, ": ", diag.Str(err))
 	}
 	defer unix.Close(dfd)
-	if err := control.OpenOKAt(dfd); err != nil {
+	if err := svdir.OpenOKAt(dfd); err != nil {
 		if err == unix.ENXIO {
 			return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to wait for ", dir, ": supervise not running")
 		}
-		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to open ", dir, "/supervise/ok: ", control.ErrText(err))
+		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to open ", dir, "/supervise/ok: ", svdir.ErrText(err))
 	}
 	// Watch before the first read, so no change can fall between.
 	if path, err := w.watch(dir); err != nil {
 		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to watch ", path, ": ", diag.Str(err))
 	}
-	if _, err := svstat.ReadState(dfd, 2, 0); err != nil {
+	if _, err := svdir.ReadState(dfd, 2, 0); err != nil {
 		// "unable to read supervise/status: bad format" and the like.
-		msg := strings.Replace(err.Error(), "supervise/status", dir+"/supervise/status", 1)
+		msg := strings.Replace(err.Error(), svdir.StatusPath, dir+"/"+svdir.StatusPath, 1)
 		return diag.Fatal(stderr, prog, diag.ExitTemp, msg)
 	}
 	return 0
@@ -400,8 +396,8 @@ const StaleAfter = time.Second
 // mismatch is a status and an info that disagree, and when svwait first
 // saw them.
 type mismatch struct {
-	rec  status.Record
-	info svinfo.Info
+	rec  svdir.Status
+	info svdir.Info
 	seen time.Time
 }
 
@@ -414,20 +410,20 @@ type checker struct {
 // state reads the state of dir at now. An info that has disagreed with the
 // same status for StaleAfter is dropped; wake is when a disagreement seen
 // now expires (zero if there is none).
-func (c *checker) state(dir string, now time.Time) (st svstat.State, wake time.Time, err error) {
-	dfd, err := control.OpenDir(dir)
+func (c *checker) state(dir string, now time.Time) (st svdir.State, wake time.Time, err error) {
+	dfd, err := svdir.OpenDir(dir)
 	if err != nil {
-		return svstat.State{}, wake, err
+		return svdir.State{}, wake, err
 	}
 	defer unix.Close(dfd)
-	st, err = svstat.ReadState(dfd, 2, 0)
+	st, err = svdir.ReadState(dfd, 2, 0)
 	if err != nil || st.Info == nil || st.Current || st.Changing {
 		delete(c.stale, dir)
 		return st, wake, err
 	}
 	m, ok := c.stale[dir]
-	if !ok || m.rec != st.Record || m.info != *st.Info {
-		m = mismatch{rec: st.Record, info: *st.Info, seen: now}
+	if !ok || m.rec != st.Status || m.info != *st.Info {
+		m = mismatch{rec: st.Status, info: *st.Info, seen: now}
 		c.stale[dir] = m
 	}
 	if now.Sub(m.seen) >= StaleAfter {
@@ -464,43 +460,12 @@ func (c *checker) timedOut(dirs []string, stderr io.Writer) {
 			continue
 		}
 		line := svstat.Status(dir, now)
-		if err == nil && st.Record.Pid != 0 && c.mode == UpReady {
+		if err == nil && st.Status.Pid != 0 && c.mode == UpReady {
 			line += ", not ready"
 		}
-		if err == nil && st.Record.Pid == 0 && c.mode == DownFinal {
+		if err == nil && st.Status.Pid == 0 && c.mode == DownFinal {
 			line += ", finishing"
 		}
 		diag.Warn(stderr, prog, "timed out waiting for ", dir, ": ", line)
 	}
-}
-
-// Event is one inotify event.
-type Event struct {
-	WD   int32
-	Mask uint32
-	Name string // without the NUL padding
-}
-
-// ParseEvents appends the events in b (a buffer as read(2) returns them
-// from an inotify descriptor) to evs. A truncated last event is dropped.
-func ParseEvents(evs []Event, b []byte) []Event {
-	for len(b) >= unix.SizeofInotifyEvent {
-		wd := int32(binary.NativeEndian.Uint32(b[0:4]))
-		mask := binary.NativeEndian.Uint32(b[4:8])
-		nlen := uint64(binary.NativeEndian.Uint32(b[12:16]))
-		if nlen > uint64(len(b)-unix.SizeofInotifyEvent) {
-			break
-		}
-		end := unix.SizeofInotifyEvent + int(nlen)
-		name := b[unix.SizeofInotifyEvent:end]
-		for i, c := range name {
-			if c == 0 {
-				name = name[:i]
-				break
-			}
-		}
-		evs = append(evs, Event{WD: wd, Mask: mask, Name: string(name)})
-		b = b[end:]
-	}
-	return evs
 }

@@ -11,24 +11,22 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"svkit/pkg/status"
-	"svkit/pkg/svinfo"
-	"svkit/pkg/svstat"
+	"svkit/pkg/svdir"
 	"svkit/pkg/tai64"
 )
 
 func TestReached(t *testing.T) {
-	up := status.Record{Pid: 42, Want: 'u'}
-	down := status.Record{Want: 'u'}
-	info := func(state string, pid int, ready bool) *svinfo.Info {
-		return &svinfo.Info{State: state, Pid: pid, Ready: ready}
+	up := svdir.Status{Pid: 42, Want: 'u'}
+	down := svdir.Status{Want: 'u'}
+	info := func(state string, pid int, ready bool) *svdir.Info {
+		return &svdir.Info{State: state, Pid: pid, Ready: ready}
 	}
-	st := func(r status.Record, in *svinfo.Info) svstat.State {
-		return svstat.State{Record: r, Info: in, Current: svstat.Current(r, in)}
+	st := func(r svdir.Status, in *svdir.Info) svdir.State {
+		return svdir.State{Status: r, Info: in, Current: svdir.Current(r, in)}
 	}
 	for _, tc := range []struct {
 		name       string
-		s          svstat.State
+		s          svdir.State
 		u, U, d, D bool
 	}{
 		{"up, no info", st(up, nil), true, true, false, false},
@@ -40,8 +38,8 @@ func TestReached(t *testing.T) {
 		{"down", st(down, info("down", 0, false)), false, false, true, true},
 		{"down, finish runs", st(down, info("finish", 0, false)), false, false, true, false},
 		{"down, info still says up", st(down, info("up", 42, true)), false, false, true, false},
-		{"down in back-off", st(down, &svinfo.Info{State: "down", Backoff: 5}), false, false, true, true},
-		{"paused up", st(status.Record{Pid: 1, Paused: true}, nil), true, true, false, false},
+		{"down in back-off", st(down, &svdir.Info{State: "down", Backoff: 5}), false, false, true, true},
+		{"paused up", st(svdir.Status{Pid: 1, Paused: true}, nil), true, true, false, false},
 	} {
 		for _, m := range []struct {
 			mode byte
@@ -55,7 +53,7 @@ func TestReached(t *testing.T) {
 	// A status that changed while info was read is never reached: the
 	// rename's event is still to come.
 	for _, m := range []byte{Up, UpReady, Down, DownFinal} {
-		for _, r := range []status.Record{up, down} {
+		for _, r := range []svdir.Status{up, down} {
 			s := st(r, nil)
 			s.Changing = true
 			if Reached(m, s) {
@@ -153,7 +151,7 @@ type fake struct {
 	dir string
 }
 
-func newFake(t *testing.T, dir string, r status.Record, in *svinfo.Info) *fake {
+func newFake(t *testing.T, dir string, r svdir.Status, in *svdir.Info) *fake {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(dir, "supervise"), 0700); err != nil {
 		t.Fatal(err)
@@ -191,7 +189,7 @@ func (f *fake) replace(name string, b []byte) {
 
 // set replaces status, then info (or removes info when in is nil), in the
 // order svkit's supervise writes them.
-func (f *fake) set(r status.Record, in *svinfo.Info) {
+func (f *fake) set(r svdir.Status, in *svdir.Info) {
 	f.t.Helper()
 	b := r.Encode()
 	f.replace("status", b[:])
@@ -202,12 +200,12 @@ func (f *fake) set(r status.Record, in *svinfo.Info) {
 	f.replace("info", in.Encode())
 }
 
-func rec(pid int, want byte) status.Record {
-	return status.Record{When: tai64.FromTime(time.Now()), Pid: pid, Want: want}
+func rec(pid int, want byte) svdir.Status {
+	return svdir.Status{When: tai64.FromTime(time.Now()), Pid: pid, Want: want}
 }
 
-func info(state string, pid int, ready bool) *svinfo.Info {
-	return &svinfo.Info{State: state, Pid: pid, Ready: ready, ExitCode: -1}
+func info(state string, pid int, ready bool) *svdir.Info {
+	return &svdir.Info{State: state, Pid: pid, Ready: ready, ExitCode: -1}
 }
 
 // waiter runs Wait in the background.
@@ -287,8 +285,8 @@ func TestWaitImmediate(t *testing.T) {
 // return.
 func TestWaitFlip(t *testing.T) {
 	type step struct {
-		r    status.Record
-		in   *svinfo.Info
+		r    svdir.Status
+		in   *svdir.Info
 		done bool // Wait must return after this step
 	}
 	for _, tc := range []struct {
@@ -375,8 +373,8 @@ func TestWaitSeveral(t *testing.T) {
 func TestWaitTimeout(t *testing.T) {
 	root := t.TempDir()
 	// Stamps in the future show as "0 seconds" whenever the test runs.
-	rec := func(pid int, want byte) status.Record {
-		return status.Record{When: tai64.FromTime(time.Now().Add(time.Hour)), Pid: pid, Want: want}
+	rec := func(pid int, want byte) svdir.Status {
+		return svdir.Status{When: tai64.FromTime(time.Now().Add(time.Hour)), Pid: pid, Want: want}
 	}
 	a := newFake(t, root+"/a", rec(1, 'u'), nil)
 	b := newFake(t, root+"/b", rec(0, 'u'), nil)
@@ -558,7 +556,7 @@ func TestWaitStorm(t *testing.T) {
 		wants := []byte{'u', 'd', 0}
 		for i := 0; i < 500; i++ {
 			pid := 0
-			var in *svinfo.Info
+			var in *svdir.Info
 			switch i % 3 {
 			case 1:
 				in = info("down", 0, false)
@@ -585,17 +583,17 @@ func TestWaitStorm(t *testing.T) {
 func TestWaitStaleInfo(t *testing.T) {
 	now := time.Now()
 	old := now.Add(-time.Hour)
-	at := func(r status.Record, tm time.Time) status.Record { r.When = tai64.FromTime(tm); return r }
-	since := func(tm time.Time) int64 { ns, _ := svstat.UnixNano(tai64.FromTime(tm)); return ns }
+	at := func(r svdir.Status, tm time.Time) svdir.Status { r.When = tai64.FromTime(tm); return r }
+	since := func(tm time.Time) int64 { ns, _ := svdir.UnixNano(tai64.FromTime(tm)); return ns }
 
 	// Left by svkit's supervise an hour ago; 0.76's runs the service now.
 	for _, tc := range []struct {
 		mode byte
-		r    status.Record
-		in   svinfo.Info
+		r    svdir.Status
+		in   svdir.Info
 	}{
-		{DownFinal, at(rec(0, 'd'), now), svinfo.Info{State: "finish", Since: since(old), ExitCode: -1}},
-		{UpReady, at(rec(5, 'u'), now), svinfo.Info{State: "up", Pid: 5, Since: since(old), ExitCode: -1}},
+		{DownFinal, at(rec(0, 'd'), now), svdir.Info{State: "finish", Since: since(old), ExitCode: -1}},
+		{UpReady, at(rec(5, 'u'), now), svdir.Info{State: "up", Pid: 5, Since: since(old), ExitCode: -1}},
 	} {
 		f := newFake(t, filepath.Join(t.TempDir(), "svc"), tc.r, &tc.in)
 		start := time.Now()
@@ -610,15 +608,15 @@ func TestWaitStaleInfo(t *testing.T) {
 
 	// An info that is replaced within the grace counts.
 	r := at(rec(0, 'd'), now)
-	f := newFake(t, filepath.Join(t.TempDir(), "svc"), r, &svinfo.Info{State: "up", Pid: 9, Since: since(old), ExitCode: -1})
+	f := newFake(t, filepath.Join(t.TempDir(), "svc"), r, &svdir.Info{State: "up", Pid: 9, Since: since(old), ExitCode: -1})
 	w := startWait([]string{f.dir}, DownFinal, 0)
-	f.replace("info", (&svinfo.Info{State: "finish", Since: since(now), ExitCode: -1}).Encode())
+	f.replace("info", (&svdir.Info{State: "finish", Since: since(now), ExitCode: -1}).Encode())
 	select {
 	case <-w.done:
 		t.Fatalf("returned %d while finish runs", w.code)
 	case <-time.After(StaleAfter + 300*time.Millisecond):
 	}
-	f.replace("info", (&svinfo.Info{State: "down", Since: since(now), ExitCode: -1}).Encode())
+	f.replace("info", (&svdir.Info{State: "down", Since: since(now), ExitCode: -1}).Encode())
 	if code := w.wait(t); code != 0 {
 		t.Fatalf("code %d, stderr %q", code, w.stderr.String())
 	}

@@ -10,6 +10,8 @@ import (
 	"io"
 
 	"golang.org/x/sys/unix"
+
+	"svkit/internal/eintr"
 )
 
 // ReadFile reads the whole file name, retrying on EINTR. The descriptor is
@@ -25,12 +27,7 @@ func ReadFile(name string) ([]byte, error) {
 
 // Open opens name with flags|O_CLOEXEC, retrying on EINTR.
 func Open(name string, flags int, mode uint32) (int, error) {
-	for {
-		fd, err := unix.Open(name, flags|unix.O_CLOEXEC, mode)
-		if err != unix.EINTR {
-			return fd, err
-		}
-	}
+	return eintr.Retry(func() (int, error) { return unix.Open(name, flags|unix.O_CLOEXEC, mode) })
 }
 
 // ReadAll reads fd to end of file, retrying on EINTR.
@@ -52,10 +49,7 @@ func ReadLine(fd int, limit int) ([]byte, error) {
 			}
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		if err == unix.EINTR {
-			continue
-		}
+		n, err := eintr.Retry(func() (int, error) { return unix.Read(fd, buf[len(buf):cap(buf)]) })
 		if err != nil {
 			return buf, err
 		}
@@ -77,10 +71,7 @@ type ReaderAt int
 func (r ReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	n := 0
 	for n < len(p) {
-		m, err := unix.Pread(int(r), p[n:], off+int64(n))
-		if err == unix.EINTR {
-			continue
-		}
+		m, err := eintr.Retry(func() (int, error) { return unix.Pread(int(r), p[n:], off+int64(n)) })
 		if err != nil {
 			return n, err
 		}

@@ -1,4 +1,4 @@
-package svinfo
+package svdir
 
 import (
 	"testing"
@@ -6,43 +6,43 @@ import (
 
 func TestRoundTrip(t *testing.T) {
 	cases := []Info{
-		{State: Down},
-		{State: Up, Pid: 42, Since: 1700000000123456789, Ready: true, ReadySince: 1700000000223456789, Started: 1700000000123456789, ExitCode: -1, ExitSignal: 9, Restarts: 3, Backoff: 1700000004000000000, StatusText: "serving 3 clients"},
-		{State: Finish, ExitCode: 2, StatusText: "a=b"},
+		{State: StateDown},
+		{State: StateUp, Pid: 42, Since: 1700000000123456789, Ready: true, ReadySince: 1700000000223456789, Started: 1700000000123456789, ExitCode: -1, ExitSignal: 9, Restarts: 3, Backoff: 1700000004000000000, StatusText: "serving 3 clients"},
+		{State: StateFinish, ExitCode: 2, StatusText: "a=b"},
 	}
 	for _, c := range cases {
-		got, err := Decode(c.Encode())
+		got, err := DecodeInfo(c.Encode())
 		if err != nil || got != c {
 			t.Errorf("round trip %+v: %+v %v", c, got, err)
 		}
 	}
-	in := Info{State: Up, StatusText: "two\nlines\x00"}
-	got, _ := Decode(in.Encode())
+	in := Info{State: StateUp, StatusText: "two\nlines\x00"}
+	got, _ := DecodeInfo(in.Encode())
 	if got.StatusText != "two lines " {
 		t.Errorf("status text %q", got.StatusText)
 	}
 	for _, bad := range []string{"", "state", "pid=1\n", "state=up\npid=x\n"} {
-		if _, err := Decode([]byte(bad)); err == nil {
+		if _, err := DecodeInfo([]byte(bad)); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
 	}
-	if g, err := Decode([]byte("state=up\nfuture=1\n")); err != nil || g.State != Up {
+	if g, err := DecodeInfo([]byte("state=up\nfuture=1\n")); err != nil || g.State != StateUp {
 		t.Errorf("unknown key: %+v %v", g, err)
 	}
 }
 
-func FuzzDecode(f *testing.F) {
-	f.Add((&Info{State: Up, Pid: 1, StatusText: "x"}).Encode())
+func FuzzDecodeInfo(f *testing.F) {
+	f.Add((&Info{State: StateUp, Pid: 1, StatusText: "x"}).Encode())
 	f.Add([]byte("state=down\n"))
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		in, err := Decode(b)
+		in, err := DecodeInfo(b)
 		if err != nil {
 			return
 		}
 		// What decodes re-encodes and decodes to the same value, unless a
 		// value held characters the encoder folds.
-		again, err := Decode(in.Encode())
+		again, err := DecodeInfo(in.Encode())
 		if err != nil {
 			t.Fatalf("re-decode: %v", err)
 		}

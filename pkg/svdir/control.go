@@ -1,39 +1,37 @@
-// Package control is the client side of daemontools' control protocol: the
-// command letters written to DIR/supervise/control (the same bytes that svc
-// takes as options), their de-duplication, and safe ways to open the two
-// FIFOs a running supervise holds open, supervise/control and supervise/ok.
-//
-// The opens never follow a symbolic link in the last component and refuse
-// anything that is not a FIFO, so that svc, svstat and svok run as root in a
-// directory others can write to cannot be made to write into (or open) a
-// planted file. A symlinked supervise/ directory is still followed: Debian's
-// supervise supports it.
-package control
+package svdir
+
+// The control protocol: the command letters written to supervise/control
+// (the same bytes svc takes as options), their de-duplication, and the opens
+// of the two FIFOs a running supervisor holds, supervise/control and
+// supervise/ok. The opens never follow a symbolic link in the last component
+// and refuse anything that is not a FIFO, so that svc, svstat and svok run
+// as root in a directory others can write to cannot be made to write into
+// (or open) a planted file. A symlinked supervise/ directory is still
+// followed: Debian's supervise supports it.
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
+	"svkit/internal/eintr"
 	"svkit/pkg/diag"
 )
 
 // The command bytes of supervise/control. Each byte is one command; supervise
 // ignores any other byte.
 const (
-	Up        = 'u' // want up; start run if it is down
-	Down      = 'd' // want down; TERM then CONT if up
-	Once      = 'o' // want once: start if down, never restart
-	Exit      = 'x' // exit once run is down
-	Pause     = 'p' // STOP
-	Continue  = 'c' // CONT
-	Hangup    = 'h' // HUP
-	Alarm     = 'a' // ALRM
-	Interrupt = 'i' // INT
-	Term      = 't' // TERM
-	Kill      = 'k' // KILL
+	CmdUp        = 'u' // want up; start run if it is down
+	CmdDown      = 'd' // want down; TERM then CONT if up
+	CmdOnce      = 'o' // want once: start if down, never restart
+	CmdExit      = 'x' // exit once run is down
+	CmdPause     = 'p' // STOP
+	CmdContinue  = 'c' // CONT
+	CmdHangup    = 'h' // HUP
+	CmdAlarm     = 'a' // ALRM
+	CmdInterrupt = 'i' // INT
+	CmdTerm      = 't' // TERM
+	CmdKill      = 'k' // KILL
 )
 
 // Letters are the commands of daemontools 0.76, in the order of svc's option
@@ -42,41 +40,6 @@ const Letters = "udopchaitkx"
 
 // MaxLetters is the most command bytes svc sends in one write.
 const MaxLetters = 20
-
-// Paths of the FIFOs relative to a service directory.
-const (
-	ControlPath = "supervise/control"
-	OKPath      = "supervise/ok"
-	// LogPipePath is the FIFO that joins a service to its logger
-	// (DIR/log): svscan opens it instead of creating an anonymous pipe,
-	// so that an svscan started again joins the pipe that the running
-	// service and logger of the earlier one still hold.
-	LogPipePath = "supervise/logpipe"
-)
-
-// MakeDir creates DIR/supervise (mode 0700) if it is missing; dir "" is the
-// current directory. Like Debian's 0.76, a dangling symlink named supervise
-// gets its target directory created, so supervise/ can live on a tmpfs such
-// as /run. Errors are left to the opens that follow.
-func MakeDir(dir string) {
-	name := "supervise"
-	if dir != "" {
-		name = dir + "/supervise"
-	}
-	if err := unix.Mkdir(name, 0700); err == nil || !errors.Is(err, unix.EEXIST) {
-		return
-	}
-	target, err := os.Readlink(name)
-	if err != nil {
-		return
-	}
-	if _, err := os.Stat(name); errors.Is(err, os.ErrNotExist) {
-		if !filepath.IsAbs(target) && dir != "" {
-			target = filepath.Join(dir, target)
-		}
-		unix.Mkdir(target, 0700)
-	}
-}
 
 // Valid reports whether c is a command letter of daemontools 0.76.
 func Valid(c byte) bool {
@@ -101,13 +64,6 @@ func Dedup(s string) string {
 	}
 	return string(out)
 }
-
-// Errors for a control or ok file that is not a FIFO. Their texts follow
-// the form of djb's errno texts so they fit the 0.76 messages.
-var (
-	ErrSymlink = errors.New("is a symbolic link")
-	ErrNotFIFO = errors.New("not a FIFO")
-)
 
 // OpenFIFO opens name (relative to dirfd, or to the cwd for unix.AT_FDCWD)
 // non-blocking for reading or writing (mode unix.O_RDONLY or O_WRONLY),
@@ -143,25 +99,6 @@ func openFIFO(dirfd int, name string) (int, error) {
 	return OpenFIFO(dirfd, name, unix.O_WRONLY)
 }
 
-// OpenDir opens dir the way chdir would reach it: it fails with the errno
-// chdir would give (ENOENT, ENOTDIR, EACCES for a directory without search
-// permission). The result is an O_PATH descriptor to use with SendAt and
-// OKAt; close it with unix.Close.
-func OpenDir(dir string) (int, error) {
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	// Looking up "." checks search permission on dir, as chdir does.
-	fd2, err := unix.Openat(fd, ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	unix.Close(fd2)
-	return fd, nil
-}
-
 // SendError is a failure of SendAt after the control FIFO was opened.
 type SendError struct{ Err error }
 
@@ -182,12 +119,8 @@ func SendAt(dirfd int, letters string) error {
 	if err := unix.SetNonblock(fd, false); err != nil {
 		return &SendError{err}
 	}
-	b := []byte(letters)
-	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
-		if err == unix.EINTR {
-			continue
-		}
+	for b := []byte(letters); len(b) > 0; {
+		n, err := eintr.Retry(func() (int, error) { return unix.Write(fd, b) })
 		if err != nil {
 			return &SendError{err}
 		}
@@ -244,10 +177,13 @@ func OK(dir string) (bool, error) {
 }
 
 // ErrText is the text 0.76 prints after "ERR: " for err: djb's errno text,
-// or the text of ErrSymlink and ErrNotFIFO.
+// or the text of this package's own errors (ErrSymlink, ErrNotFIFO,
+// ErrNotFile, ErrBadFormat).
 func ErrText(err error) string {
-	if errors.Is(err, ErrSymlink) || errors.Is(err, ErrNotFIFO) {
-		return err.Error()
+	for _, own := range []error{ErrSymlink, ErrNotFIFO, ErrNotFile, ErrBadFormat} {
+		if errors.Is(err, own) {
+			return own.Error()
+		}
 	}
 	return diag.Str(err)
 }

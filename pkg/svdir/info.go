@@ -1,4 +1,6 @@
-// Package svinfo reads and writes supervise/info, the text file in which
+package svdir
+
+// supervise/info is the text file in which
 // svkit's supervise publishes the state that the 18-byte supervise/status
 // record has no room for: readiness, the last exit, the restart count, the
 // back-off deadline, whether finish is running. It is replaced through a
@@ -21,25 +23,21 @@
 //	statustext=TEXT         STATUS= of the last sd_notify message, newlines as spaces
 //
 // Unknown keys are ignored by readers, so later versions may add keys.
-package svinfo
 
 import (
 	"bufio"
 	"bytes"
-	"errors"
-	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
-// File is the path of the info file relative to a service directory.
-const File = "supervise/info"
-
-// States.
+// The states of Info.State.
 const (
-	Down   = "down"
-	Up     = "up"
-	Finish = "finish"
+	StateDown   = "down"
+	StateUp     = "up"
+	StateFinish = "finish"
 )
 
 // Info is the extended state of one service.
@@ -90,11 +88,9 @@ func (in *Info) Encode() []byte {
 	return b
 }
 
-// ErrBadFormat is returned for content that is not an info file.
-var ErrBadFormat = errors.New("bad format")
-
-// Decode parses the file content.
-func Decode(b []byte) (Info, error) {
+// DecodeInfo parses the file content; ErrBadFormat if it is not an info
+// file.
+func DecodeInfo(b []byte) (Info, error) {
 	var in Info
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 1024), 64*1024)
@@ -139,11 +135,35 @@ func Decode(b []byte) (Info, error) {
 	return in, nil
 }
 
-// Read reads dir/supervise/info.
-func Read(dir string) (Info, error) {
-	b, err := os.ReadFile(dir + "/" + File)
+// ReadInfo reads supervise/info below the service directory dirfd, without
+// following a symlink or blocking on a FIFO; nil when it is absent or not a
+// valid info file.
+func ReadInfo(dirfd int) *Info {
+	b, err := ReadFile(dirfd, InfoPath, maxInfo)
 	if err != nil {
-		return Info{}, err
+		return nil
 	}
-	return Decode(b)
+	in, err := DecodeInfo(b)
+	if err != nil {
+		return nil
+	}
+	return &in
+}
+
+// maxInfo bounds what is read of supervise/info.
+const maxInfo = 64 * 1024
+
+// WriteInfo replaces supervise/info below dirfd with the encoding of in.
+func WriteInfo(dirfd int, in *Info) error {
+	return Replace(dirfd, InfoPath, in.Encode(), 0644)
+}
+
+// ReadInfoOf reads dir/supervise/info as ReadInfo does.
+func ReadInfoOf(dir string) *Info {
+	dfd, err := OpenDir(dir)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(dfd)
+	return ReadInfo(dfd)
 }

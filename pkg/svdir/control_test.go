@@ -1,4 +1,4 @@
-package control
+package svdir
 
 import (
 	"errors"
@@ -36,7 +36,7 @@ func TestValid(t *testing.T) {
 		}
 	}
 	// The constants are the letters of the option string, each once.
-	all := string([]byte{Up, Down, Once, Pause, Continue, Hangup, Alarm, Interrupt, Term, Kill, Exit})
+	all := string([]byte{CmdUp, CmdDown, CmdOnce, CmdPause, CmdContinue, CmdHangup, CmdAlarm, CmdInterrupt, CmdTerm, CmdKill, CmdExit})
 	if Dedup(all) != Letters || len(Letters) != 11 {
 		t.Errorf("constants %q do not match Letters %q", all, Letters)
 	}
