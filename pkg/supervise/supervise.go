@@ -143,7 +143,7 @@ func (s *supervisor) setup() int {
 	s.stamp()
 	s.adopt()
 	s.announce()
-	s.openNotifySocket()
+	s.setupReadiness()
 
 	unix.Mkfifo("supervise/ok", 0600)
 	if _, err := openFIFO("supervise/ok", unix.O_RDONLY); err != nil {
