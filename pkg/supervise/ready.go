@@ -43,10 +43,13 @@ const checkInterval = 200 * time.Millisecond
 
 // notifyMsg is one sd_notify datagram with its sender: the pid from its
 // credentials, and a pidfd of the sender where the kernel passes one
-// (Linux 6.5 and later), else -1.
+// (Linux 6.5 and later), else -1. fds are descriptors the sender passed
+// along, closed once the datagram is handled: sd_notify_barrier (and so
+// systemd-notify) waits for that.
 type notifyMsg struct {
 	pid   int
 	pidfd int
+	fds   []int
 	data  []byte
 }
 
@@ -319,49 +322,55 @@ func (s *supervisor) readNotify(f *os.File) {
 		if rerr != nil {
 			continue
 		}
-		pid, pidfd := sender(oob[:oobn])
-		s.notifyC <- notifyMsg{pid: pid, pidfd: pidfd, data: append([]byte(nil), buf[:n]...)}
+		m := sender(oob[:oobn])
+		m.data = append([]byte(nil), buf[:n]...)
+		s.notifyC <- m
 	}
 }
 
-// sender returns the pid and pidfd (-1 if none) a datagram's control
-// messages name, and closes any descriptors a sender passed along.
-func sender(oob []byte) (int, int) {
-	pid, pidfd := 0, -1
+// sender returns what a datagram's control messages say of its sender.
+func sender(oob []byte) notifyMsg {
+	m := notifyMsg{pidfd: -1}
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
-		return 0, -1
+		return m
 	}
-	for _, m := range msgs {
-		if m.Header.Level != unix.SOL_SOCKET {
+	for _, c := range msgs {
+		if c.Header.Level != unix.SOL_SOCKET {
 			continue
 		}
-		switch m.Header.Type {
+		switch c.Header.Type {
 		case unix.SCM_CREDENTIALS:
-			if cred, err := unix.ParseUnixCredentials(&m); err == nil {
-				pid = int(cred.Pid)
+			if cred, err := unix.ParseUnixCredentials(&c); err == nil {
+				m.pid = int(cred.Pid)
 			}
 		case unix.SCM_PIDFD:
-			if len(m.Data) >= 4 && pidfd < 0 {
-				pidfd = int(int32(binary.NativeEndian.Uint32(m.Data)))
+			if len(c.Data) >= 4 && m.pidfd < 0 {
+				m.pidfd = int(int32(binary.NativeEndian.Uint32(c.Data)))
 			}
 		case unix.SCM_RIGHTS:
-			if fds, err := unix.ParseUnixRights(&m); err == nil {
-				for _, fd := range fds {
-					unix.Close(fd)
-				}
+			if fds, err := unix.ParseUnixRights(&c); err == nil {
+				m.fds = append(m.fds, fds...)
 			}
 		}
 	}
-	return pid, pidfd
+	return m
+}
+
+// close closes the descriptors that came with the datagram.
+func (m notifyMsg) close() {
+	if m.pidfd >= 0 {
+		unix.Close(m.pidfd)
+	}
+	for _, fd := range m.fds {
+		unix.Close(fd)
+	}
 }
 
 // notified handles an sd_notify datagram: READY=1 and STATUS= are taken
 // from the service's own processes only.
 func (s *supervisor) notified(m notifyMsg) {
-	if m.pidfd >= 0 {
-		defer unix.Close(m.pidfd)
-	}
+	defer m.close()
 	if s.main == nil || !s.believe(m) {
 		return
 	}

@@ -534,3 +534,37 @@ func TestReadySourceBroken(t *testing.T) {
 		})
 	}
 }
+
+// TestNotifySocketClients: the service's own notifiers are believed when
+// they are systemd's systemd-notify, or run as another user (setuidgid),
+// as a daemon that drops privileges does.
+func TestNotifySocketClients(t *testing.T) {
+	requireNobody(t)
+	n := notifier(t)
+	sdNotify, err := exec.LookPath("systemd-notify")
+	testenv.Require(t, err == nil, "systemd-notify is not installed")
+	for _, tc := range []struct{ name, run string }{
+		{"systemd-notify", sdNotify + " --status=waiting\n" +
+			"until [ -e go1 ]; do sleep 0.02; done\n" +
+			sdNotify + " --ready --status=serving\n" +
+			"exec sleep 1000\n"},
+		{"setuidgid", "exec " + testenv.Prog(t, "setuidgid") + " nobody sh -c '" +
+			n + " STATUS=waiting\n" +
+			"until [ -e go1 ]; do sleep 0.02; done\n" +
+			n + " READY=1 STATUS=serving\n" +
+			"exec sleep 1000'\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := service(t, tc.run)
+			touch(t, dir, "notify-socket")
+			p := startSupervise(t, svkit, dir)
+			r := waitStatus(t, dir, "up", isUp)
+			waitSaid(t, dir, r.Pid, "waiting")
+			touch(t, dir, "go1")
+			waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready && in.StatusText == "serving" })
+			if s := p.Stderr.String(); s != "" {
+				t.Errorf("supervise: %s", s)
+			}
+		})
+	}
+}
