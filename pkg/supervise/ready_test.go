@@ -568,3 +568,64 @@ func TestNotifySocketClients(t *testing.T) {
 		})
 	}
 }
+
+// TestNotifySocketStalePid: the pid in a datagram's credentials may name
+// another process by the time supervise reads it. A forger outside the
+// service sends READY=1 while supervise is stopped, exits and is reaped,
+// and its pid is given (through ns_last_pid) to a process that joins the
+// service's cgroup: supervise does not believe the datagram, since the
+// sender it names (by pidfd) is gone; the new process's own datagram is
+// believed.
+func TestNotifySocketStalePid(t *testing.T) {
+	nobody := requireNobody(t)
+	requireGroup(t)
+	n := notifier(t)
+	dir := service(t, "echo \"$NOTIFY_SOCKET\" > sockname\n"+n+" STATUS=waiting\nexec sleep 1000\n")
+	touch(t, dir, "notify-socket")
+	p := startSupervise(t, svkit, dir)
+	r := waitStatus(t, dir, "up", isUp)
+	sock := strings.TrimSpace(readFileWait(t, filepath.Join(dir, "sockname")))
+	waitSaid(t, dir, r.Pid, "waiting")
+	if err := syscall.Kill(p.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(p.Pid(), syscall.SIGCONT) })
+	cmd := exec.Command(n, "-to", sock, "READY=1", "STATUS=forged")
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("forged datagram not sent: %v %s", err, b)
+	}
+	forger := cmd.Process.Pid
+	// The process that takes the forger's pid waits for go, then says
+	// STATUS=after itself.
+	var victim *testenv.Proc
+	for try := 0; try < 50 && victim == nil; try++ {
+		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(forger-1)), 0); err != nil {
+			testenv.Require(t, false, "cannot write ns_last_pid: "+err.Error())
+		}
+		v := exec.Command("sh", "-c", "until [ -e go ]; do sleep 0.02; done; exec "+n+" -to "+sock+" STATUS=after")
+		v.Dir = dir
+		vp := testenv.Start(t, v)
+		if vp.Pid() == forger {
+			victim = vp
+		} else {
+			vp.KillAndWait(t, syscall.SIGKILL)
+		}
+	}
+	if victim == nil {
+		t.Fatalf("pid %d was not recycled in 50 tries", forger)
+	}
+	procs := filepath.Join(groupPath(t, dir), "cgroup.procs")
+	if err := os.WriteFile(procs, []byte(strconv.Itoa(forger)), 0); err != nil {
+		t.Fatalf("move %d into the service's cgroup: %v", forger, err)
+	}
+	if err := syscall.Kill(p.Pid(), syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	touch(t, dir, "go")
+	in := waitSaid(t, dir, r.Pid, "after")
+	if in.Ready {
+		t.Errorf("ready: %+v", in)
+	}
+}
