@@ -482,6 +482,9 @@ func TestNotifySocketAdopted(t *testing.T) {
 		if in := readInfo(t, dir); in.Ready {
 			t.Errorf("ready: %+v", in)
 		}
+		if _, errs, code := testenv.Run(t, "", "", testenv.Prog(t, "svwait"), "-U", "-t", "300", dir); code != 1 {
+			t.Errorf("svwait -U: exit %d, %s", code, errs)
+		}
 		// The next run gets a socket of a new name.
 		os.Remove(filepath.Join(dir, "go1"))
 		os.Remove(filepath.Join(dir, "go2"))
