@@ -1,11 +1,14 @@
 package supervise_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,10 +78,19 @@ func TestReadyNotificationFD(t *testing.T) {
 	checkStatusFile(t, dir)
 }
 
-// notifier builds the sd_notify stand-in.
+// notifier builds the sd_notify stand-in (and squatter), in a directory
+// that nobody may enter, so that it can also run as nobody.
 func notifier(t *testing.T) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "notify")
+	dir, err := os.MkdirTemp("", "svkit-notify-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "notify")
 	cmd := exec.Command("go", "build", "-o", out, "./testdata/notify")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -264,4 +276,360 @@ func TestRunitFiles(t *testing.T) {
 	testenv.WaitFor(t, wait, "stat running", func() bool { return read("stat") == "run\n" })
 	control(t, dir, "d")
 	testenv.WaitFor(t, wait, "stat down", func() bool { return read("stat") == "down\n" && read("pid") == "" })
+}
+
+// requireNobody needs root, to run processes as the user nobody.
+func requireNobody(t *testing.T) *syscall.Credential {
+	t.Helper()
+	testenv.RequireRoot(t)
+	u, err := user.Lookup("nobody")
+	testenv.Require(t, err == nil, "no user nobody")
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
+}
+
+// squat binds the socket name as nobody and returns the squatter, whose
+// standard output lists the datagrams it received.
+func squat(t *testing.T, n string, as *syscall.Credential, name string) *testenv.Proc {
+	t.Helper()
+	cmd := exec.Command(n, "-bind", name)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
+	p := testenv.Start(t, cmd)
+	testenv.WaitFor(t, wait, "squatter bound to "+name, func() bool {
+		if p.Exited() {
+			t.Fatalf("squatter: %s", p.Stderr)
+		}
+		return strings.HasPrefix(p.Stdout.String(), "bound\n")
+	})
+	return p
+}
+
+// forge sends an sd_notify datagram to sock from outside the service, as
+// the given user (nil: as root).
+func forge(t *testing.T, n string, as *syscall.Credential, sock string, lines ...string) {
+	t.Helper()
+	cmd := exec.Command(n, append([]string{"-to", sock}, lines...)...)
+	cmd.Dir = "/"
+	if as != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("forged datagram not sent: %v %s", err, b)
+	}
+}
+
+// predictableName is the notify socket name a supervise once derived from
+// the service directory's identity, which anybody can compute.
+func predictableName(t *testing.T, dir string) string {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return "@svkit-notify-" + strconv.FormatUint(st.Dev, 16) + "-" + strconv.FormatUint(st.Ino, 16)
+}
+
+// notifyRun is a run script that writes its NOTIFY_SOCKET to sockname,
+// says STATUS=waiting, then STATUS=second once the file go1 exists and
+// READY=1 once go2 exists: it is never ready unless it says so.
+func notifyRun(n string) string {
+	return "echo \"$NOTIFY_SOCKET\" > sockname\n" +
+		n + " STATUS=waiting\n" +
+		"until [ -e go1 ]; do sleep 0.02; done\n" +
+		n + " STATUS=second\n" +
+		"until [ -e go2 ]; do sleep 0.02; done\n" +
+		n + " READY=1 STATUS=serving\n" +
+		"exec sleep 1000\n"
+}
+
+func touch(t *testing.T, dir, name string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), nil, 0644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitSaid waits until the service said STATUS=text, or supervise calls
+// it ready, and fails if it is ready.
+func waitSaid(t *testing.T, dir string, pid int, text string) svinfo.Info {
+	t.Helper()
+	in := waitInfo(t, dir, "STATUS="+text, func(in svinfo.Info) bool {
+		return in.Pid == pid && (in.StatusText == text || in.Ready)
+	})
+	if in.Ready {
+		t.Fatalf("ready without saying so: %+v", in)
+	}
+	return in
+}
+
+// TestNotifySocketSquatter: a user who binds the notify socket's name
+// before supervise does, or sends READY=1 to it from outside the service,
+// never makes the service ready; the service's own READY=1 does.
+func TestNotifySocketSquatter(t *testing.T) {
+	nobody := requireNobody(t)
+	n := notifier(t)
+	for _, noCgroup := range []bool{false, true} {
+		t.Run(fmt.Sprintf("no-cgroup=%v", noCgroup), func(t *testing.T) {
+			dir := service(t, notifyRun(n))
+			touch(t, dir, "notify-socket")
+			if noCgroup {
+				touch(t, dir, "no-cgroup")
+			}
+			squat(t, n, nobody, predictableName(t, dir))
+			p := startSupervise(t, svkit, dir)
+			r := waitStatus(t, dir, "up", isUp)
+			sock := strings.TrimSpace(readFileWait(t, filepath.Join(dir, "sockname")))
+			if !strings.HasPrefix(sock, "@") || sock == predictableName(t, dir) {
+				t.Errorf("NOTIFY_SOCKET=%q", sock)
+			}
+			waitSaid(t, dir, r.Pid, "waiting")
+			// From outside the service, as nobody and as root: not
+			// believed. The service's next datagram is read after them.
+			forge(t, n, nobody, sock, "READY=1", "STATUS=forged")
+			forge(t, n, nil, sock, "READY=1", "STATUS=forged")
+			touch(t, dir, "go1")
+			waitSaid(t, dir, r.Pid, "second")
+			touch(t, dir, "go2")
+			in := waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready })
+			if in.StatusText != "serving" || in.Pid != r.Pid {
+				t.Errorf("info %+v", in)
+			}
+			if s := p.Stderr.String(); s != "" {
+				t.Errorf("supervise: %s", s)
+			}
+		})
+	}
+}
+
+// infoInode is the inode of supervise/info: a new one means a new write.
+func infoInode(t *testing.T, dir string) uint64 {
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(dir, svinfo.File), &st); err != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// startSuccessor starts a supervise for dir after its predecessor was
+// killed, waits until it adopted the service of pid and wrote its first
+// supervise/info, and returns it with that info.
+func startSuccessor(t *testing.T, dir string, pid int) (*testenv.Proc, svinfo.Info) {
+	t.Helper()
+	old := infoInode(t, dir)
+	p := startSupervise(t, svkit, dir)
+	testenv.WaitFor(t, wait, "successor's info", func() bool { return infoInode(t, dir) != old })
+	in := readInfo(t, dir)
+	if in.Pid != pid {
+		t.Fatalf("successor did not adopt %d: %+v", pid, in)
+	}
+	return p, in
+}
+
+// TestNotifySocketAdopted: a supervise killed and started again adopts the
+// service with its readiness and binds the same notify socket again, which
+// the service keeps in its environment. A squatter that took the name in
+// between gets the datagrams, not readiness: the successor warns, the
+// service stays not ready, and its next run gets a new socket.
+func TestNotifySocketAdopted(t *testing.T) {
+	nobody := requireNobody(t)
+	n := notifier(t)
+	t.Run("rebound", func(t *testing.T) {
+		dir := service(t, notifyRun(n))
+		touch(t, dir, "notify-socket")
+		p := startSupervise(t, svkit, dir)
+		r := waitStatus(t, dir, "up", isUp)
+		waitSaid(t, dir, r.Pid, "waiting")
+		p.KillAndWait(t, syscall.SIGKILL)
+		p, in := startSuccessor(t, dir, r.Pid)
+		if in.Ready || in.StatusText != "waiting" {
+			t.Errorf("adopted: %+v", in)
+		}
+		touch(t, dir, "go1")
+		waitSaid(t, dir, r.Pid, "second")
+		touch(t, dir, "go2")
+		ready := waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready })
+		// Ready stays ready through the next adoption.
+		p.KillAndWait(t, syscall.SIGKILL)
+		p, in = startSuccessor(t, dir, r.Pid)
+		if !in.Ready || in.ReadySince != ready.ReadySince || in.StatusText != "serving" {
+			t.Errorf("adopted %+v, was %+v", in, ready)
+		}
+		if s := p.Stderr.String(); s != "" {
+			t.Errorf("supervise: %s", s)
+		}
+	})
+	t.Run("squatted", func(t *testing.T) {
+		dir := service(t, notifyRun(n))
+		touch(t, dir, "notify-socket")
+		p := startSupervise(t, svkit, dir)
+		r := waitStatus(t, dir, "up", isUp)
+		sock := strings.TrimSpace(readFileWait(t, filepath.Join(dir, "sockname")))
+		waitSaid(t, dir, r.Pid, "waiting")
+		p.KillAndWait(t, syscall.SIGKILL)
+		sq := squat(t, n, nobody, sock)
+		p, in := startSuccessor(t, dir, r.Pid)
+		warning := "supervise: warning: unable to create notify socket for " + dir + ": address already used\n"
+		if s := p.Stderr.String(); s != warning {
+			t.Errorf("supervise: %q, want %q", s, warning)
+		}
+		if in.Ready {
+			t.Errorf("adopted: %+v", in)
+		}
+		// The service's READY=1 reaches the squatter, not supervise.
+		touch(t, dir, "go1")
+		touch(t, dir, "go2")
+		testenv.WaitFor(t, wait, "READY=1 at the squatter", func() bool { return strings.Contains(sq.Stdout.String(), "READY=1") })
+		if in := readInfo(t, dir); in.Ready {
+			t.Errorf("ready: %+v", in)
+		}
+		if _, errs, code := testenv.Run(t, "", "", testenv.Prog(t, "svwait"), "-U", "-t", "300", dir); code != 1 {
+			t.Errorf("svwait -U: exit %d, %s", code, errs)
+		}
+		// The next run gets a socket of a new name.
+		os.Remove(filepath.Join(dir, "go1"))
+		os.Remove(filepath.Join(dir, "go2"))
+		os.Remove(filepath.Join(dir, "sockname"))
+		control(t, dir, "k")
+		r2 := waitStatus(t, dir, "restarted", func(n status.Record) bool { return n.Pid != 0 && n.Pid != r.Pid })
+		sock2 := strings.TrimSpace(readFileWait(t, filepath.Join(dir, "sockname")))
+		if !strings.HasPrefix(sock2, "@") || sock2 == sock {
+			t.Errorf("NOTIFY_SOCKET=%q after %q", sock2, sock)
+		}
+		waitSaid(t, dir, r2.Pid, "waiting")
+		touch(t, dir, "go1")
+		touch(t, dir, "go2")
+		waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready && in.Pid == r2.Pid })
+	})
+}
+
+// TestReadySourceBroken: a readiness source that cannot work leaves the
+// service up but not ready, with a warning, never ready by default.
+func TestReadySourceBroken(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, data string
+		mode             os.FileMode
+		warning          string
+	}{
+		{"notification-fd", "notification-fd", "x\n", 0644, "unable to parse DIR/notification-fd: x"},
+		{"check", "check", "exit 0\n", 0644, "unable to start DIR/check: access denied"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := service(t, "exec sleep 1000\n")
+			if err := os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.data), tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			p := startSupervise(t, svkit, dir)
+			r := waitStatus(t, dir, "up", isUp)
+			// info follows the status record within the same event.
+			if in := waitInfo(t, dir, "info of the run", func(in svinfo.Info) bool { return in.Pid == r.Pid }); in.Ready {
+				t.Errorf("ready: %+v", in)
+			}
+			warning := "supervise: warning: " + strings.Replace(tc.warning, "DIR", dir, 1) + "\n"
+			testenv.WaitFor(t, wait, "warning", func() bool { return p.Stderr.String() != "" })
+			// Said once, not at every try.
+			time.Sleep(3 * 200 * time.Millisecond)
+			if s := p.Stderr.String(); s != warning {
+				t.Errorf("supervise: %q, want %q", s, warning)
+			}
+			if in := readInfo(t, dir); in.Ready {
+				t.Errorf("ready: %+v", in)
+			}
+		})
+	}
+}
+
+// TestNotifySocketClients: the service's own notifiers are believed when
+// they are systemd's systemd-notify, or run as another user (setuidgid),
+// as a daemon that drops privileges does.
+func TestNotifySocketClients(t *testing.T) {
+	requireNobody(t)
+	n := notifier(t)
+	sdNotify, err := exec.LookPath("systemd-notify")
+	testenv.Require(t, err == nil, "systemd-notify is not installed")
+	for _, tc := range []struct{ name, run string }{
+		{"systemd-notify", sdNotify + " --status=waiting\n" +
+			"until [ -e go1 ]; do sleep 0.02; done\n" +
+			sdNotify + " --ready --status=serving\n" +
+			"exec sleep 1000\n"},
+		{"setuidgid", "exec " + testenv.Prog(t, "setuidgid") + " nobody sh -c '" +
+			n + " STATUS=waiting\n" +
+			"until [ -e go1 ]; do sleep 0.02; done\n" +
+			n + " READY=1 STATUS=serving\n" +
+			"exec sleep 1000'\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := service(t, tc.run)
+			touch(t, dir, "notify-socket")
+			p := startSupervise(t, svkit, dir)
+			r := waitStatus(t, dir, "up", isUp)
+			waitSaid(t, dir, r.Pid, "waiting")
+			touch(t, dir, "go1")
+			waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready && in.StatusText == "serving" })
+			if s := p.Stderr.String(); s != "" {
+				t.Errorf("supervise: %s", s)
+			}
+		})
+	}
+}
+
+// TestNotifySocketStalePid: the pid in a datagram's credentials may name
+// another process by the time supervise reads it. A forger outside the
+// service sends READY=1 while supervise is stopped, exits and is reaped,
+// and its pid is given (through ns_last_pid) to a process that joins the
+// service's cgroup: supervise does not believe the datagram, since the
+// sender it names (by pidfd) is gone; the new process's own datagram is
+// believed.
+func TestNotifySocketStalePid(t *testing.T) {
+	nobody := requireNobody(t)
+	requireGroup(t)
+	n := notifier(t)
+	dir := service(t, "echo \"$NOTIFY_SOCKET\" > sockname\n"+n+" STATUS=waiting\nexec sleep 1000\n")
+	touch(t, dir, "notify-socket")
+	p := startSupervise(t, svkit, dir)
+	r := waitStatus(t, dir, "up", isUp)
+	sock := strings.TrimSpace(readFileWait(t, filepath.Join(dir, "sockname")))
+	waitSaid(t, dir, r.Pid, "waiting")
+	if err := syscall.Kill(p.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(p.Pid(), syscall.SIGCONT) })
+	cmd := exec.Command(n, "-to", sock, "READY=1", "STATUS=forged")
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("forged datagram not sent: %v %s", err, b)
+	}
+	forger := cmd.Process.Pid
+	// The process that takes the forger's pid waits for go, then says
+	// STATUS=after itself.
+	var victim *testenv.Proc
+	for try := 0; try < 50 && victim == nil; try++ {
+		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(forger-1)), 0); err != nil {
+			testenv.Require(t, false, "cannot write ns_last_pid: "+err.Error())
+		}
+		v := exec.Command("sh", "-c", "until [ -e go ]; do sleep 0.02; done; exec "+n+" -to "+sock+" STATUS=after")
+		v.Dir = dir
+		vp := testenv.Start(t, v)
+		if vp.Pid() == forger {
+			victim = vp
+		} else {
+			vp.KillAndWait(t, syscall.SIGKILL)
+		}
+	}
+	if victim == nil {
+		t.Fatalf("pid %d was not recycled in 50 tries", forger)
+	}
+	procs := filepath.Join(groupPath(t, dir), "cgroup.procs")
+	if err := os.WriteFile(procs, []byte(strconv.Itoa(forger)), 0); err != nil {
+		t.Fatalf("move %d into the service's cgroup: %v", forger, err)
+	}
+	if err := syscall.Kill(p.Pid(), syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	touch(t, dir, "go")
+	in := waitSaid(t, dir, r.Pid, "after")
+	if in.Ready {
+		t.Errorf("ready: %+v", in)
+	}
 }

@@ -149,7 +149,7 @@ func (s *supervisor) setup() int {
 	s.stamp()
 	s.adopt()
 	s.announce()
-	s.openNotifySocket()
+	s.setupReadiness()
 
 	unix.Mkfifo(svdir.OKPath, 0600)
 	if _, err := openFIFO(svdir.OKPath, unix.O_RDONLY); err != nil {
