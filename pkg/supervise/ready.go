@@ -15,7 +15,7 @@ import (
 
 	"svkit/pkg/diag"
 	"svkit/pkg/proc"
-	"svkit/pkg/svinfo"
+	"svkit/pkg/svdir"
 )
 
 // Readiness sources, each a file in the service directory. A service with
@@ -33,7 +33,7 @@ const (
 // notifyNameFile records the name of the notify socket, so that a
 // successor adopting the service, which keeps the name in its environment,
 // binds the same one again. Only root can read it.
-const notifyNameFile = "supervise/notify-name"
+const notifyNameFile = svdir.NotifyNamePath
 
 // notifyPrefix starts every notify socket name; 32 random hex digits follow.
 const notifyPrefix = "@svkit-notify-"
@@ -169,7 +169,7 @@ func (s *supervisor) setupReadiness() {
 	if s.main == nil {
 		return
 	}
-	if in, err := svinfo.Read("."); err == nil && in.Pid == s.main.Pid && in.State == svinfo.Up {
+	if in := svdir.ReadInfoOf("."); in != nil && in.Pid == s.main.Pid && in.State == svdir.StateUp {
 		s.statusText = in.StatusText
 		if in.Ready {
 			s.ready, s.readySince = true, time.Unix(0, in.ReadySince)
@@ -293,8 +293,8 @@ func (s *supervisor) openNotifySocket(name string, record bool) {
 	// checked then.
 	s.notifyPeer = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSPIDFD, 1) == nil
 	if record {
-		if err := replaceFile(notifyNameFile, []byte(name+"\n"), 0600); err != nil {
-			s.warn("unable to write ", s.dir, "/", notifyNameFile, ": ", diag.Str(err))
+		if err := svdir.Replace(unix.AT_FDCWD, notifyNameFile, []byte(name+"\n"), 0600); err != nil {
+			s.warnReplace(err)
 		}
 	}
 	s.notifyName = name

@@ -352,9 +352,9 @@ func touch(t *testing.T, dir, name string) {
 
 // waitSaid waits until the service said STATUS=text, or supervise calls
 // it ready, and fails if it is ready.
-func waitSaid(t *testing.T, dir string, pid int, text string) svinfo.Info {
+func waitSaid(t *testing.T, dir string, pid int, text string) svdir.Info {
 	t.Helper()
-	in := waitInfo(t, dir, "STATUS="+text, func(in svinfo.Info) bool {
+	in := waitInfo(t, dir, "STATUS="+text, func(in svdir.Info) bool {
 		return in.Pid == pid && (in.StatusText == text || in.Ready)
 	})
 	if in.Ready {
@@ -391,7 +391,7 @@ func TestNotifySocketSquatter(t *testing.T) {
 			touch(t, dir, "go1")
 			waitSaid(t, dir, r.Pid, "second")
 			touch(t, dir, "go2")
-			in := waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready })
+			in := waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready })
 			if in.StatusText != "serving" || in.Pid != r.Pid {
 				t.Errorf("info %+v", in)
 			}
@@ -405,7 +405,7 @@ func TestNotifySocketSquatter(t *testing.T) {
 // infoInode is the inode of supervise/info: a new one means a new write.
 func infoInode(t *testing.T, dir string) uint64 {
 	var st syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(dir, svinfo.File), &st); err != nil {
+	if err := syscall.Stat(filepath.Join(dir, svdir.InfoPath), &st); err != nil {
 		return 0
 	}
 	return st.Ino
@@ -414,7 +414,7 @@ func infoInode(t *testing.T, dir string) uint64 {
 // startSuccessor starts a supervise for dir after its predecessor was
 // killed, waits until it adopted the service of pid and wrote its first
 // supervise/info, and returns it with that info.
-func startSuccessor(t *testing.T, dir string, pid int) (*testenv.Proc, svinfo.Info) {
+func startSuccessor(t *testing.T, dir string, pid int) (*testenv.Proc, svdir.Info) {
 	t.Helper()
 	old := infoInode(t, dir)
 	p := startSupervise(t, svkit, dir)
@@ -448,7 +448,7 @@ func TestNotifySocketAdopted(t *testing.T) {
 		touch(t, dir, "go1")
 		waitSaid(t, dir, r.Pid, "second")
 		touch(t, dir, "go2")
-		ready := waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready })
+		ready := waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready })
 		// Ready stays ready through the next adoption.
 		p.KillAndWait(t, syscall.SIGKILL)
 		p, in = startSuccessor(t, dir, r.Pid)
@@ -491,7 +491,7 @@ func TestNotifySocketAdopted(t *testing.T) {
 		os.Remove(filepath.Join(dir, "go2"))
 		os.Remove(filepath.Join(dir, "sockname"))
 		control(t, dir, "k")
-		r2 := waitStatus(t, dir, "restarted", func(n status.Record) bool { return n.Pid != 0 && n.Pid != r.Pid })
+		r2 := waitStatus(t, dir, "restarted", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 		sock2 := strings.TrimSpace(readFileWait(t, filepath.Join(dir, "sockname")))
 		if !strings.HasPrefix(sock2, "@") || sock2 == sock {
 			t.Errorf("NOTIFY_SOCKET=%q after %q", sock2, sock)
@@ -499,7 +499,7 @@ func TestNotifySocketAdopted(t *testing.T) {
 		waitSaid(t, dir, r2.Pid, "waiting")
 		touch(t, dir, "go1")
 		touch(t, dir, "go2")
-		waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready && in.Pid == r2.Pid })
+		waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready && in.Pid == r2.Pid })
 	})
 }
 
@@ -522,7 +522,7 @@ func TestReadySourceBroken(t *testing.T) {
 			p := startSupervise(t, svkit, dir)
 			r := waitStatus(t, dir, "up", isUp)
 			// info follows the status record within the same event.
-			if in := waitInfo(t, dir, "info of the run", func(in svinfo.Info) bool { return in.Pid == r.Pid }); in.Ready {
+			if in := waitInfo(t, dir, "info of the run", func(in svdir.Info) bool { return in.Pid == r.Pid }); in.Ready {
 				t.Errorf("ready: %+v", in)
 			}
 			warning := "supervise: warning: " + strings.Replace(tc.warning, "DIR", dir, 1) + "\n"
@@ -565,7 +565,7 @@ func TestNotifySocketClients(t *testing.T) {
 			r := waitStatus(t, dir, "up", isUp)
 			waitSaid(t, dir, r.Pid, "waiting")
 			touch(t, dir, "go1")
-			waitInfo(t, dir, "ready", func(in svinfo.Info) bool { return in.Ready && in.StatusText == "serving" })
+			waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready && in.StatusText == "serving" })
 			if s := p.Stderr.String(); s != "" {
 				t.Errorf("supervise: %s", s)
 			}

@@ -16,6 +16,7 @@
 //	supervise/pid       runit's pid file: the service's pid, or empty
 //	supervise/stat      runit's state line: run, down or finish, ...
 //	supervise/logpipe   FIFO joining a service to its logger (DIR/log)
+//	supervise/notify-name  the abstract name of the sd_notify socket
 //
 // Files others read are replaced whole (write a temporary name, rename it
 // over the old one), so a reader never sees a torn record. Readers open
@@ -45,6 +46,10 @@ const (
 	ProcessPath = "supervise/process"
 	PidPath     = "supervise/pid"
 	StatPath    = "supervise/stat"
+	// NotifyNamePath holds the abstract name of the service's sd_notify
+	// socket (mode 0600), so that a supervisor that adopts the running
+	// service binds the name the service was given.
+	NotifyNamePath = "supervise/notify-name"
 	// LogPipePath is the FIFO that joins a service to its logger
 	// (DIR/log): svscan opens it instead of creating an anonymous pipe,
 	// so that an svscan started again joins the pipe that the running
