@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"svkit/internal/multilog"
 	"svkit/internal/testenv"
-	"svkit/pkg/multilog"
 	"svkit/pkg/svdir"
 )
 

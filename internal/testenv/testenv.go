@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -289,8 +290,8 @@ func Run(t testing.TB, dir string, stdin string, name string, args ...string) (s
 	err := cmd.Run()
 	code := 0
 	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
 			t.Fatalf("run %s %v: %v", name, args, err)
 		}
 		code = ee.ExitCode()

@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"svkit/internal/diag"
 	"svkit/internal/eintr"
-	"svkit/pkg/diag"
 )
 
 // The command bytes of supervise/control. Each byte is one command; supervise
