@@ -1,7 +1,6 @@
 package svscan_test
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"svkit/internal/testenv"
-	"svkit/pkg/svdir"
 )
 
 // pair is one combination of scanner and supervisor under test.
@@ -69,7 +67,7 @@ func newTree(t *testing.T, pr pair) *tree {
 		t.Fatal(err)
 	}
 	// Runs after svscan is killed (cleanups run last-registered first).
-	t.Cleanup(func() { killUnder(t, root) })
+	t.Cleanup(func() { testenv.KillUnder(t, root) })
 	return tr
 }
 
@@ -124,37 +122,15 @@ func (tr *tree) service(name, run, logRun string) string {
 	return dst
 }
 
-// pid returns the pid supervise/status of dir shows, or 0.
-func pidOf(dir string) int {
-	r, err := svdir.ReadStatusOf(filepath.Join(dir))
-	if err != nil {
-		return 0
-	}
-	return r.Pid
-}
-
 // waitUp waits until supervise runs the service in dir.
 func waitUp(t *testing.T, dir string, timeout time.Duration) int {
 	t.Helper()
 	var pid int
 	testenv.WaitFor(t, timeout, dir+" up", func() bool {
-		pid = pidOf(dir)
+		pid = testenv.PidOf(dir)
 		return pid != 0 && testenv.Alive(pid)
 	})
 	return pid
-}
-
-// control writes letters to dir/supervise/control, as svc does.
-func control(t *testing.T, dir, letters string) {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(dir, "supervise", "control"), os.O_WRONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatalf("control %s: %v", dir, err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(letters); err != nil {
-		t.Fatalf("control %s: %v", dir, err)
-	}
 }
 
 // proc is a process seen in /proc.
@@ -213,24 +189,6 @@ func under(root string) []proc {
 	return out
 }
 
-// killUnder kills, by pid, every process working under root (svscan, the
-// supervise processes and the services of a tree), until none is left.
-func killUnder(t *testing.T, root string) {
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		ps := under(root)
-		if len(ps) == 0 {
-			testenv.RemoveGroupsUnder(root)
-			return
-		}
-		for _, p := range ps {
-			syscall.Kill(p.pid, syscall.SIGKILL)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Errorf("processes still running under %s: %v", root, under(root))
-}
-
 // superviseOf returns the pid of the supervise process running arg in dir.
 func superviseOf(dir, arg string) int {
 	for _, p := range procs() {
@@ -239,16 +197,6 @@ func superviseOf(dir, arg string) int {
 		}
 	}
 	return 0
-}
-
-// fdCount returns how many descriptors pid has open.
-func fdCount(t *testing.T, pid int) int {
-	t.Helper()
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
 }
 
 // producer is a run script that writes numbered lines, one every delay,
@@ -319,16 +267,6 @@ func checkContiguous(t *testing.T, file string, upto int) {
 	}
 }
 
-// waitExited waits until pid has been reaped (no /proc entry at all, not
-// even a zombie).
-func waitGone(t *testing.T, pid int, timeout time.Duration, what string) {
-	t.Helper()
-	testenv.WaitFor(t, timeout, what, func() bool {
-		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
-		return err != nil
-	})
-}
-
 // alarm forces a pass of svkit's svscan.
 func alarm(t *testing.T, p *testenv.Proc) {
 	t.Helper()
@@ -337,11 +275,3 @@ func alarm(t *testing.T, p *testenv.Proc) {
 	}
 }
 
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(bytes.TrimSpace(b))
-}

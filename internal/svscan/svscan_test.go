@@ -59,7 +59,7 @@ func TestLoggedServices(t *testing.T) {
 			waitUp(t, logged+"/log", 5*time.Second)
 
 			testenv.WaitFor(t, 5*time.Second, "the fd list", func() bool { _, err := os.Stat(fds); return err == nil })
-			if got := strings.Fields(readFile(t, fds)); strings.Join(got, " ") != "0 1 2 3" {
+			if got := strings.Fields(strings.TrimSpace(testenv.ReadFile(t, fds))); strings.Join(got, " ") != "0 1 2 3" {
 				t.Errorf("a service has descriptors %v open; want only 0 1 2 (and ls's 3)", got)
 			}
 			more := func(n int) {
@@ -70,17 +70,17 @@ func TestLoggedServices(t *testing.T) {
 			more(5)
 
 			for _, side := range []string{logged, logged + "/log"} {
-				old := pidOf(side)
+				old := testenv.PidOf(side)
 				if side != logged {
 					// Kill the logger only when it has written all it read.
 					quiesce(t, logged, counter, out)
 				}
-				control(t, side, "k")
+				testenv.Control(t, side, "k")
 				if side != logged {
-					control(t, logged, "c")
+					testenv.Control(t, logged, "c")
 				}
 				testenv.WaitFor(t, 5*time.Second, side+" restarted", func() bool {
-					p := pidOf(side)
+					p := testenv.PidOf(side)
 					return p != 0 && p != old
 				})
 				more(5)
@@ -121,15 +121,15 @@ func TestKilledSupervise(t *testing.T) {
 					quiesce(t, logged, counter, out)
 				}
 				sup := superviseOf(side.dir, side.arg)
-				run := pidOf(side.dir)
+				run := testenv.PidOf(side.dir)
 				if sup == 0 || run == 0 {
 					t.Fatalf("%s: supervise %d, run %d", side.dir, sup, run)
 				}
 				syscall.Kill(sup, syscall.SIGKILL)
 				syscall.Kill(run, syscall.SIGKILL)
-				waitGone(t, sup, 2*time.Second, "the killed supervise reaped")
+				testenv.WaitGone(t, sup, 2*time.Second, "the killed supervise reaped")
 				if side.arg == "log" {
-					control(t, logged, "c")
+					testenv.Control(t, logged, "c")
 				}
 				// The producer goes on writing into the pipe meanwhile.
 				c := maxSeq(t, out)
@@ -180,27 +180,27 @@ func TestRestartedSvscanJoinsPipe(t *testing.T) {
 		if side.arg == "log" {
 			quiesce(t, logged, counter, out)
 		}
-		sup, run := superviseOf(side.dir, side.arg), pidOf(side.dir)
+		sup, run := superviseOf(side.dir, side.arg), testenv.PidOf(side.dir)
 		if sup == 0 || run == 0 {
 			t.Fatalf("%s: supervise %d, run %d", side.dir, sup, run)
 		}
 		syscall.Kill(sup, syscall.SIGKILL)
-		waitGone(t, sup, 2*time.Second, "the killed supervise reaped")
+		testenv.WaitGone(t, sup, 2*time.Second, "the killed supervise reaped")
 		alarm(t, p)
 		testenv.WaitFor(t, 5*time.Second, side.dir+"'s supervise started by the new svscan", func() bool {
 			s := superviseOf(side.dir, side.arg)
-			return s != 0 && s != sup && pidOf(side.dir) != 0
+			return s != 0 && s != sup && testenv.PidOf(side.dir) != 0
 		})
-		if got := pidOf(side.dir); got != run {
+		if got := testenv.PidOf(side.dir); got != run {
 			t.Fatalf("%s: the new supervise did not adopt %d: status shows %d", side.dir, run, got)
 		}
-		control(t, side.dir, "k")
+		testenv.Control(t, side.dir, "k")
 		testenv.WaitFor(t, 5*time.Second, side.dir+" restarted", func() bool {
-			p := pidOf(side.dir)
+			p := testenv.PidOf(side.dir)
 			return p != 0 && p != run
 		})
 		if side.arg == "log" {
-			control(t, logged, "c")
+			testenv.Control(t, logged, "c")
 		}
 		more(5)
 	}
@@ -267,10 +267,10 @@ func TestRemovedService(t *testing.T) {
 	waitUp(t, stay, 5*time.Second)
 	waitUp(t, gone, 5*time.Second)
 	waitUp(t, gone+"/log", 5*time.Second)
-	before := fdCount(t, p.Pid())
+	before := testenv.FDCount(p.Pid())
 
-	control(t, gone, "dx")
-	control(t, gone+"/log", "dx")
+	testenv.Control(t, gone, "dx")
+	testenv.Control(t, gone+"/log", "dx")
 	testenv.WaitFor(t, 5*time.Second, "gone's supervise processes to exit", func() bool {
 		return superviseOf(gone, "gone") == 0 && superviseOf(gone+"/log", "log") == 0
 	})
@@ -279,12 +279,12 @@ func TestRemovedService(t *testing.T) {
 	}
 	alarm(t, p)
 	testenv.WaitFor(t, 2*time.Second, "svscan to close the forgotten service's pipe", func() bool {
-		return fdCount(t, p.Pid()) == before-2
+		return testenv.FDCount(p.Pid()) == before-2
 	})
 	if _, err := os.Stat(gone); err == nil {
 		t.Errorf("%s came back", gone)
 	}
-	if !testenv.Alive(pidOf(stay)) {
+	if !testenv.Alive(testenv.PidOf(stay)) {
 		t.Errorf("stay is not running")
 	}
 	again := tr.service("gone", "exec sleep 1000\n", "")
@@ -468,7 +468,7 @@ func TestPID1(t *testing.T) {
 		return false
 	})
 	syscall.Kill(orphan, syscall.SIGKILL)
-	waitGone(t, orphan, time.Second, "the orphan reaped by PID 1")
+	testenv.WaitGone(t, orphan, time.Second, "the orphan reaped by PID 1")
 	testenv.WaitFor(t, 5*time.Second, "logged up", func() bool { _, err := os.Stat(filepath.Join(tr.root, "mark")); return err == nil })
 
 	t0 := time.Now()
@@ -489,7 +489,7 @@ func TestPID1Timeout(t *testing.T) {
 	stubborn := tr.service("stubborn", "trap '' TERM\nexec sleep 1000\n", "")
 	p := tr.startCmd(unshare(t, svscan, "-k", "1", tr.scan))
 	pid1 := childOf(t, p.Pid(), svscan)
-	testenv.WaitFor(t, 5*time.Second, "stubborn up", func() bool { return pidOf(stubborn) != 0 })
+	testenv.WaitFor(t, 5*time.Second, "stubborn up", func() bool { return testenv.PidOf(stubborn) != 0 })
 	syscall.Kill(pid1, syscall.SIGTERM)
 	if code := p.Wait(t, 10*time.Second); code != 111 {
 		t.Fatalf("PID 1 svscan exited %d, want 111", code)
@@ -518,7 +518,7 @@ func TestWarnings(t *testing.T) {
 	var got [2][]string
 	for i, svscan := range []string{testenv.Debian(t, "svscan"), testenv.Prog(t, "svscan")} {
 		root := t.TempDir()
-		t.Cleanup(func() { killUnder(t, root) })
+		t.Cleanup(func() { testenv.KillUnder(t, root) })
 		scan := filepath.Join(root, "sv")
 		testenv.WriteScript(t, filepath.Join(scan, "a", "run"), "exec sleep 1000\n")
 		testenv.WriteScript(t, filepath.Join(scan, "b", "run"), "exec sleep 1000\n")
@@ -563,7 +563,7 @@ func counted(file string) int {
 // read and its write loses what it read, whatever svscan does.
 func quiesce(t *testing.T, dir, counter, out string) {
 	t.Helper()
-	control(t, dir, "p")
+	testenv.Control(t, dir, "p")
 	testenv.WaitFor(t, 5*time.Second, "the logger to catch up", func() bool {
 		c := counted(counter)
 		return c > 0 && maxSeq(t, out) >= c
