@@ -203,9 +203,10 @@ func starts(dir string) int {
 }
 
 // ignoresTerm is a shell command that starts, in the background, a
-// process marked m that ignores TERM.
+// process marked m that ignores TERM. It writes its pid to the file
+// helpers once it ignores TERM.
 func ignoresTerm(m string) string {
-	return fmt.Sprintf("sh -c \"trap '' TERM; exec sleep %s\" &", m)
+	return fmt.Sprintf("sh -c \"trap '' TERM; echo \\$\\$ >> helpers; exec sleep %s\" &", m)
 }
 
 // TestLeftoversCrashLoop: a run that starts a helper in the background and
@@ -289,6 +290,7 @@ func TestLeftoversBeforeStart(t *testing.T) {
 				dir := treeService(t, mode, "echo start >> starts\n"+ignoresTerm(m)+"\nexec sleep 1"+m+"\n")
 				startSupervise(t, svkit, dir)
 				testenv.WaitFor(t, wait, "run and its helper", func() bool { return len(marked(m)) == 2 })
+				readFileWait(t, filepath.Join(dir, "helpers"))
 				old := marked(m)
 				control(t, dir, "d")
 				waitStatus(t, dir, "down", isDown)
