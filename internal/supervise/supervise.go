@@ -84,6 +84,8 @@ type supervisor struct {
 	kill      *time.Timer // pending KILL of a stopping service's tree
 	killC     <-chan time.Time
 
+	leftovers // what run left behind, ended before supervise exits or starts run again
+
 	following  bool // run exited 0; waiting for pidfile to name the daemon
 	followEnd  time.Time
 	followTick *time.Ticker
@@ -253,9 +255,11 @@ func (s *supervisor) pid() int {
 }
 
 // done reports whether supervise may exit: svc -x was received, the service
-// is down, and no stop is still in progress.
+// is down, no stop is still in progress and nothing of the service is left
+// (or it got KILL).
 func (s *supervisor) done() bool {
-	return s.exit && s.main == nil && !s.following && s.kill == nil && s.finish == nil
+	return s.exit && s.main == nil && !s.following && s.kill == nil && s.finish == nil &&
+		!s.held && s.endedAt.IsZero()
 }
 
 // loop supervises until done.
@@ -294,6 +298,7 @@ func (s *supervisor) loop() {
 		case pid := <-s.exited:
 			if s.main != nil && !s.mainChild && s.main.Pid == pid {
 				s.mainDied(nil)
+				s.checkLeftovers()
 			}
 		case <-s.restartC:
 			s.restart, s.restartC = nil, nil
@@ -318,6 +323,8 @@ func (s *supervisor) loop() {
 		case <-s.killC:
 			s.kill, s.killC = nil, nil
 			s.killTree()
+		case <-s.sweepC:
+			s.sweepLeftovers()
 		case <-s.followC:
 			s.tryFollow()
 		case cmds := <-commands:
@@ -369,6 +376,7 @@ func (s *supervisor) command(c byte) {
 	case svdir.CmdDown:
 		s.want = svdir.WantDown
 		s.cancelRestart()
+		s.held = false
 		if s.main != nil {
 			sig := s.downSignal()
 			s.signal(sig)
@@ -378,6 +386,8 @@ func (s *supervisor) command(c byte) {
 			s.armKill()
 		} else if s.following {
 			s.abandonFollowing()
+		} else {
+			s.endDown()
 		}
 		s.statusDirty = true
 	case svdir.CmdUp:
@@ -410,6 +420,9 @@ func (s *supervisor) command(c byte) {
 	case svdir.CmdExit:
 		s.exit = true
 		s.statusDirty = true
+		if s.main == nil && !s.following && !s.held {
+			s.endDown()
+		}
 	}
 }
 
@@ -442,10 +455,7 @@ func (s *supervisor) reap() {
 			s.checkDone(ws)
 		}
 	}
-	// A stop in progress is over once nothing of the service is left.
-	if s.kill != nil && s.main == nil && len(s.tree()) == 0 {
-		s.cancelKill()
-	}
+	s.checkLeftovers()
 }
 
 // mainDied handles the end of the service's process. ws is nil when it was
@@ -474,10 +484,10 @@ func (s *supervisor) serviceDown() {
 	s.stamp()
 	s.diedAt = time.Now()
 	if s.want != svdir.WantUp || s.exit {
-		sig := s.downSignal()
-		s.signalTree(sig, unix.SIGCONT)
-		s.armKill()
+		s.endDown()
 	} else {
+		// What run left behind goes before the next run starts.
+		s.endLeftovers()
 		s.restartAt = s.nextStart()
 	}
 	if s.startFinish() {
@@ -512,9 +522,10 @@ func (s *supervisor) startNow() {
 }
 
 // idle reports whether nothing of the service runs or is about to: run is
-// down, no pid file is awaited and finish is not running.
+// down, no pid file is awaited, finish is not running and no start waits
+// for the previous run's leftovers.
 func (s *supervisor) idle() bool {
-	return s.main == nil && !s.following && s.finish == nil
+	return s.main == nil && !s.following && s.finish == nil && !s.held
 }
 
 // scheduleStart starts run at the given time, or now if that has passed.
@@ -563,11 +574,8 @@ var runArgv = []string{"./run"}
 // supervise's session and process group (and the service's cgroup).
 func (s *supervisor) start() {
 	s.cancelRestart()
-	if s.kill != nil {
-		// Never two copies: what is left of a stopping instance goes
-		// before the next one starts.
-		s.cancelKill()
-		s.killTree()
+	if s.holdStart() {
+		return
 	}
 	s.lastStart = time.Now()
 	// Should supervise die before the new pid is recorded, the record

@@ -21,7 +21,9 @@ const (
 // tree returns the live processes of the service other than supervise:
 // the members of its cgroup, or else the descendants of supervise (run,
 // its children, and orphans reparented to supervise) and of an adopted
-// process.
+// process. supervise's own helpers, finish and check, are not the service:
+// they are not in the cgroup, and their subtrees are left out of
+// supervise's.
 func (s *supervisor) tree() []proc.ID {
 	if s.group != nil {
 		var ids []proc.ID
@@ -39,11 +41,53 @@ func (s *supervisor) tree() []proc.ID {
 	if s.main != nil && !s.mainChild {
 		roots = append(roots, s.main.Pid)
 	}
-	ids := proc.Descendants(roots...)
+	ids := descendants(roots, s.helpers()...)
 	if s.main != nil && !s.mainChild {
 		ids = append(ids, s.main.ID)
 	}
 	return ids
+}
+
+// helpers returns the pids of supervise's running helpers.
+func (s *supervisor) helpers() []int {
+	var pids []int
+	if s.finish != nil {
+		pids = append(pids, s.finish.Pid)
+	}
+	if s.checkPid != 0 {
+		pids = append(pids, s.checkPid)
+	}
+	return pids
+}
+
+// descendants returns the live descendants of the roots, without the
+// skipped processes and their descendants.
+func descendants(roots []int, skip ...int) []proc.ID {
+	children := map[int][]proc.Info{}
+	for _, in := range proc.All() {
+		children[in.PPid] = append(children[in.PPid], in)
+	}
+	seen := map[int]bool{}
+	for _, pid := range skip {
+		seen[pid] = true
+	}
+	var out []proc.ID
+	queue := append([]int(nil), roots...)
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			if seen[c.Pid] {
+				continue
+			}
+			seen[c.Pid] = true
+			if c.Live() {
+				out = append(out, c.ID)
+			}
+			queue = append(queue, c.Pid)
+		}
+	}
+	return out
 }
 
 // members returns the live processes of the group.
@@ -65,10 +109,13 @@ func hasChildren() bool {
 	return err != unix.ECHILD
 }
 
-// signalTree sends the signals to every process of the service, each
+// signalTree sends the signals to every process of the service.
+func (s *supervisor) signalTree(sigs ...unix.Signal) { s.signalAll(s.tree(), sigs...) }
+
+// signalAll sends the signals to the processes of the service found, each
 // through a pidfd checked to name the process that was found.
-func (s *supervisor) signalTree(sigs ...unix.Signal) {
-	for _, id := range s.tree() {
+func (s *supervisor) signalAll(ids []proc.ID, sigs ...unix.Signal) {
+	for _, id := range ids {
 		h, err := proc.Open(id)
 		if err != nil {
 			continue
@@ -90,6 +137,132 @@ func (s *supervisor) killTree() {
 		defer s.group.Freeze(false)
 	}
 	s.signalTree(unix.SIGKILL)
+	s.endedAt = time.Time{}
+}
+
+// Leftovers are processes of the service still there while its process is
+// not: a helper run started in the background, a daemon that never wrote
+// its pid file (a daemon that did is followed as the service, not a
+// leftover). They get the down signal (and CONT) when the service's process
+// ends, whether or not the service is wanted up, and again on svc -d or -x.
+// A start waits for them to go and gives them KILL if they are not gone
+// within timeout-kill, or leftoverWait (the pace of automatic restarts)
+// without one, since they got the signal: two generations of the service
+// never run together. Wanted down, they get KILL after timeout-kill, as run
+// does, and supervise does not exit before they are gone.
+const (
+	leftoverWait = time.Second
+	sweepPoll    = 100 * time.Millisecond
+)
+
+// leftovers is what supervise knows of the leftovers.
+type leftovers struct {
+	endedAt   time.Time // when they got the down signal; zero if none are known
+	held      bool      // a start waits for them to go
+	heldUntil time.Time // when they get KILL and the start happens
+	sweep     *time.Timer
+	sweepC    <-chan time.Time // next check on them while a start or the exit waits
+}
+
+// endLeftovers sends the down signal and CONT to what is left of the
+// service and reports whether anything was.
+func (s *supervisor) endLeftovers() bool {
+	ids := s.tree()
+	if len(ids) == 0 {
+		s.endedAt = time.Time{}
+		return false
+	}
+	s.signalAll(ids, s.downSignal(), unix.SIGCONT)
+	s.endedAt = time.Now()
+	if s.exit {
+		s.watchLeftovers()
+	}
+	return true
+}
+
+// endDown ends what is left of a service that is wanted down, or of
+// supervise on its way out: the down signal, and KILL after timeout-kill.
+func (s *supervisor) endDown() {
+	if s.endLeftovers() {
+		s.armKill()
+	}
+}
+
+// holdStart reports whether a start must wait for leftovers. What is left
+// of a stop in progress gets KILL at once; other leftovers get the down
+// signal if they have not had it, and KILL once their time is up.
+func (s *supervisor) holdStart() bool {
+	if s.kill != nil {
+		s.cancelKill()
+		s.killTree()
+		return false
+	}
+	if len(s.tree()) == 0 {
+		s.endedAt = time.Time{}
+		return false
+	}
+	if s.endedAt.IsZero() && !s.endLeftovers() {
+		return false
+	}
+	wait := s.timeoutKill()
+	if wait <= 0 {
+		wait = leftoverWait
+	}
+	until := s.endedAt.Add(wait)
+	if !time.Now().Before(until) {
+		s.killTree()
+		return false
+	}
+	s.held, s.heldUntil = true, until
+	s.statusDirty, s.extDirty = true, true
+	s.watchLeftovers()
+	return true
+}
+
+// checkLeftovers looks at the service again after one of its processes
+// died: a stop in progress is over once nothing of the service is left.
+func (s *supervisor) checkLeftovers() {
+	if s.main == nil && (s.kill != nil || !s.endedAt.IsZero()) {
+		s.sweepLeftovers()
+	}
+}
+
+// sweepLeftovers checks on the leftovers: once they are gone a stop in
+// progress is over, and a start that waits for them happens then or when
+// their time is up.
+func (s *supervisor) sweepLeftovers() {
+	s.stopSweep()
+	if s.main == nil && len(s.tree()) == 0 {
+		s.cancelKill()
+		s.endedAt = time.Time{}
+	}
+	if s.held && (s.endedAt.IsZero() || !time.Now().Before(s.heldUntil)) {
+		s.held = false
+		s.start()
+	}
+	if s.held || (s.exit && !s.endedAt.IsZero()) {
+		s.watchLeftovers()
+	}
+}
+
+// watchLeftovers schedules the next check on the leftovers, within
+// sweepPoll or at the end of a start's wait: they need not be children of
+// supervise, whose deaths it hears of at once.
+func (s *supervisor) watchLeftovers() {
+	d := sweepPoll
+	if s.held {
+		d = min(d, max(time.Until(s.heldUntil), 0))
+	}
+	s.stopSweep()
+	s.sweep = time.NewTimer(d)
+	s.sweepC = s.sweep.C
+}
+
+func (s *supervisor) stopSweep() {
+	if s.sweep != nil {
+		s.sweep.Stop()
+		s.sweep, s.sweepC = nil, nil
+	}
 }
 
 // startFollowing begins polling for the pid file of a daemon that put

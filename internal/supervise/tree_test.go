@@ -178,6 +178,159 @@ func TestTimeoutKill(t *testing.T) {
 	testenv.WaitFor(t, wait, "tree gone", func() bool { return len(marked(m)) == 0 })
 }
 
+// treeModes are the two ways supervise finds the service's processes.
+var treeModes = []string{"cgroup", "subreaper"}
+
+// treeService makes a service directory whose processes supervise tracks
+// in the given mode.
+func treeService(t *testing.T, mode, run string) string {
+	t.Helper()
+	dir := service(t, run)
+	if mode == "subreaper" {
+		if err := os.WriteFile(filepath.Join(dir, "no-cgroup"), nil, 0644); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		requireGroup(t)
+	}
+	return dir
+}
+
+// starts counts the starts a run noted in dir/starts.
+func starts(dir string) int {
+	b, _ := os.ReadFile(filepath.Join(dir, "starts"))
+	return strings.Count(string(b), "start\n")
+}
+
+// ignoresTerm is a shell command that starts, in the background, a
+// process marked m that ignores TERM. It writes its pid to the file
+// helpers once it ignores TERM.
+func ignoresTerm(m string) string {
+	return fmt.Sprintf("sh -c \"trap '' TERM; echo \\$\\$ >> helpers; exec sleep %s\" &", m)
+}
+
+// TestLeftoversCrashLoop: a run that starts a helper in the background and
+// exits 1 leaves the helper behind at every restart. Before each restart
+// the previous run's leftovers are ended (the down signal, then KILL after
+// timeout-kill, or a second without one), so at most the current
+// generation's helper runs; svc -d between restarts ends what is left.
+func TestLeftoversCrashLoop(t *testing.T) {
+	for _, mode := range treeModes {
+		for _, tc := range []struct {
+			name        string
+			helper      string // %s: the marker
+			timeoutKill string
+			downEnds    bool // svc -d ends the helper (it does not ignore TERM, or gets KILL)
+		}{
+			{"sleep", "sleep %s &", "", true},
+			{"ignores-TERM", ignoresTerm("%s"), "", false},
+			{"ignores-TERM,timeout-kill", ignoresTerm("%s"), "300", true},
+		} {
+			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				m := uniq(t)
+				t.Cleanup(func() { killMarked(m) })
+				dir := treeService(t, mode, "echo start >> starts\n"+fmt.Sprintf(tc.helper, m)+"\nexit 1\n")
+				if tc.timeoutKill != "" {
+					os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte(tc.timeoutKill+"\n"), 0644)
+				}
+				startSupervise(t, svkit, dir)
+				testenv.WaitFor(t, wait, "three starts", func() bool {
+					if n := len(marked(m)); n > 1 {
+						t.Fatalf("%d helpers running after %d starts", n, starts(dir))
+					}
+					return starts(dir) >= 3
+				})
+				if !tc.downEnds {
+					return
+				}
+				waitStatus(t, dir, "between restarts", isDown)
+				control(t, dir, "d")
+				waitStatus(t, dir, "wanted down", func(r svdir.Status) bool { return r.Pid == 0 && r.Want == svdir.WantDown })
+				testenv.WaitFor(t, wait, "every helper gone", func() bool { return len(marked(m)) == 0 })
+			})
+		}
+	}
+}
+
+// TestLeftoversExit: svc -dx sent between restarts of a run that leaves a
+// helper behind: supervise exits only once nothing of the service is left,
+// also when the helper takes its time to exit on TERM.
+func TestLeftoversExit(t *testing.T) {
+	for _, mode := range treeModes {
+		for _, tc := range []struct{ name, helper string }{
+			{"sleep", "sleep %s &"},
+			{"slow-exit", `sh -c 'trap "sleep 0.3; exit 0" TERM; while :; do sleep 0.05; done' %s &`},
+		} {
+			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				m := uniq(t)
+				t.Cleanup(func() { killMarked(m) })
+				dir := treeService(t, mode, "echo start >> starts\n"+fmt.Sprintf(tc.helper, m)+"\nexit 1\n")
+				p := startSupervise(t, svkit, dir)
+				testenv.WaitFor(t, wait, "two starts", func() bool { return starts(dir) >= 2 })
+				waitStatus(t, dir, "between restarts", isDown)
+				control(t, dir, "dx")
+				p.Wait(t, wait)
+				if pids := marked(m); len(pids) != 0 {
+					t.Fatalf("supervise exited leaving helpers %v", pids)
+				}
+			})
+		}
+	}
+}
+
+// TestLeftoversBeforeStart: svc -u and svc -o on a service whose last run
+// left a helper that ignores TERM (wanted down without timeout-kill, it
+// stays) end it before run starts again: one helper, the new run's.
+func TestLeftoversBeforeStart(t *testing.T) {
+	for _, mode := range treeModes {
+		for _, cmd := range []string{"u", "o"} {
+			t.Run(mode+"/"+cmd, func(t *testing.T) {
+				m := uniq(t)
+				t.Cleanup(func() { killMarked(m) })
+				dir := treeService(t, mode, "echo start >> starts\n"+ignoresTerm(m)+"\nexec sleep 1"+m+"\n")
+				startSupervise(t, svkit, dir)
+				testenv.WaitFor(t, wait, "run and its helper", func() bool { return len(marked(m)) == 2 })
+				readFileWait(t, filepath.Join(dir, "helpers"))
+				old := marked(m)
+				control(t, dir, "d")
+				waitStatus(t, dir, "down", isDown)
+				testenv.WaitFor(t, wait, "run gone, the helper left", func() bool { return len(marked(m)) == 1 })
+				control(t, dir, cmd)
+				waitStatus(t, dir, "up again", isUp)
+				testenv.WaitFor(t, wait, "the new run and its helper", func() bool {
+					return starts(dir) == 2 && len(marked(m)) == 2
+				})
+				for _, pid := range old {
+					if testenv.Alive(pid) {
+						t.Fatalf("the old run's process %d still runs beside the new run", pid)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestLeftoversSpareFinish: ending what a run left behind never ends
+// ./finish, which runs while the service is down; without a cgroup finish
+// is a descendant of supervise like the leftovers.
+func TestLeftoversSpareFinish(t *testing.T) {
+	for _, mode := range treeModes {
+		t.Run(mode, func(t *testing.T) {
+			m := uniq(t)
+			t.Cleanup(func() { killMarked(m) })
+			dir := treeService(t, mode, ignoresTerm(m)+"\necho ready > ready\nexec sleep 1"+m+"\n")
+			testenv.WriteScript(t, filepath.Join(dir, "finish"), "sleep 0.5\necho finished > finished\n")
+			os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte("100\n"), 0644)
+			startSupervise(t, svkit, dir)
+			waitStatus(t, dir, "up", isUp)
+			readFileWait(t, filepath.Join(dir, "ready"))
+			control(t, dir, "d")
+			readFileWait(t, filepath.Join(dir, "finished"))
+			testenv.WaitFor(t, wait, "the helper gone", func() bool { return len(marked(m)) == 0 })
+		})
+	}
+}
+
 // TestDownSignal: svc -d sends the signal named in down-signal.
 func TestDownSignal(t *testing.T) {
 	dir := service(t, "trap 'echo QUIT >> sigs; exit 0' QUIT\ntrap 'echo TERM >> sigs' TERM\necho ready > ready\nwhile :; do sleep 0.05; done\n")
@@ -435,7 +588,8 @@ func TestKilledWhileStarting(t *testing.T) {
 
 // TestStartingRecordIgnoresOlderProcesses: a "starting" record makes the
 // successor adopt only a process of the cgroup that started since; an
-// older one (an orphan of an earlier run) is not taken for run.
+// older one (an orphan of an earlier run) is not taken for run, and is
+// ended as a leftover before run starts.
 func TestStartingRecordIgnoresOlderProcesses(t *testing.T) {
 	requireGroup(t)
 	m := uniq(t)
@@ -465,9 +619,10 @@ func TestStartingRecordIgnoresOlderProcesses(t *testing.T) {
 	if r.Pid == old.Pid() {
 		t.Fatal("adopted a process older than the start")
 	}
-	if !testenv.Alive(old.Pid()) {
-		t.Fatal("the older process was killed")
+	if testenv.Alive(old.Pid()) {
+		t.Fatal("the older process outlived the start of run")
 	}
+	testenv.WaitFor(t, wait, "run execs sleep", func() bool { return len(marked(m2)) > 0 })
 	if pids := marked(m2); len(pids) != 1 || pids[0] != r.Pid {
 		t.Fatalf("runs %v, status pid %d", pids, r.Pid)
 	}
