@@ -1,4 +1,4 @@
-// Package chaos is svkit's reliability campaign (issue 9): a chaos test that
+// Package chaos holds svkit's reliability tests: a chaos test that
 // kills services, supervise, multilog and svscan at random under svc
 // commands and control-FIFO floods and then checks what must hold, and a
 // table of bad inputs given to every program. See TESTING.md for the figures.
@@ -7,7 +7,6 @@ package chaos_test
 import (
 	"bytes"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"svkit/internal/multilog"
 	"svkit/internal/testenv"
@@ -83,14 +84,6 @@ func (p pinfo) prog() string {
 		return ""
 	}
 	return filepath.Base(p.argv[0])
-}
-
-func fdCount(pid int) int {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return -1
-	}
-	return len(ents)
 }
 
 // pendingControl returns how many bytes wait in dir's supervise/control
@@ -404,9 +397,9 @@ func (w *world) svcCmd(opt, dir string) error {
 	return exec.Command(w.svc, opt, filepath.Join(w.scan, dir)).Run()
 }
 
-// waitGone waits (bounded) until pid has left /proc, so that its lock is
-// free.
-func waitGone(pid int) {
+// waitReleased waits (bounded) until pid has left /proc, so that its lock
+// is free.
+func waitReleased(pid int) {
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
 			return
@@ -469,7 +462,7 @@ func (w *world) act(rng *rand.Rand, lastScanKill *time.Time) {
 			w.note(name, "%s %d (start %s) killed", w.role(p), p.pid, p.start)
 		}
 		for _, p := range victims {
-			waitGone(p.pid)
+			waitReleased(p.pid)
 		}
 		syscall.Kill(w.scanProc.Pid(), syscall.SIGALRM) // start them again now
 	case x < 88:
@@ -560,11 +553,11 @@ func TestChaos(t *testing.T) {
 	for _, name := range w.names {
 		for _, r := range []string{"supervise " + name, "supervise " + name + "/log"} {
 			if ps := w.find(r); len(ps) == 1 {
-				fdBase[r] = fdCount(ps[0].pid)
+				fdBase[r] = testenv.FDCount(ps[0].pid)
 			}
 		}
 	}
-	scanFD := fdCount(w.scanProc.Pid())
+	scanFD := testenv.FDCount(w.scanProc.Pid())
 
 	// The sampler runs during the whole chaos phase.
 	stop := make(chan struct{})
@@ -613,8 +606,8 @@ func TestChaos(t *testing.T) {
 			for _, p := range w.find(r) {
 				// A supervise may be writing its status at this instant:
 				// a descriptor that goes away within a second is not a leak.
-				n := fdCount(p.pid)
-				for deadline := time.Now().Add(time.Second); n > fdBase[r]+1 && time.Now().Before(deadline); n = fdCount(p.pid) {
+				n := testenv.FDCount(p.pid)
+				for deadline := time.Now().Add(time.Second); n > fdBase[r]+1 && time.Now().Before(deadline); n = testenv.FDCount(p.pid) {
 					time.Sleep(20 * time.Millisecond)
 				}
 				if n > fdBase[r]+1 {
@@ -624,10 +617,10 @@ func TestChaos(t *testing.T) {
 			}
 		}
 	}
-	if n := fdCount(w.scanProc.Pid()); n > scanFD+1 {
+	if n := testenv.FDCount(w.scanProc.Pid()); n > scanFD+1 {
 		w.failf("svscan: %d descriptors, %d before the chaos", n, scanFD)
 	}
-	t.Logf("descriptors: svscan %d -> %d", scanFD, fdCount(w.scanProc.Pid()))
+	t.Logf("descriptors: svscan %d -> %d", scanFD, testenv.FDCount(w.scanProc.Pid()))
 
 	// Stop: TERM to svscan -o, which takes down every supervise in order,
 	// including those its predecessors started (they share the pipes), and

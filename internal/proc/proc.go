@@ -218,14 +218,21 @@ func All() []Info {
 // Descendants returns the live descendants of the given roots (not the
 // roots themselves), from one walk of /proc. Zombies are left out: they are
 // already dead and only wait to be reaped.
-func Descendants(roots ...int) []ID {
+func Descendants(roots ...int) []ID { return DescendantsExcept(roots, nil) }
+
+// DescendantsExcept is Descendants without the processes in skip and their
+// own descendants.
+func DescendantsExcept(roots, skip []int) []ID {
 	children := map[int][]Info{}
 	for _, in := range All() {
 		children[in.PPid] = append(children[in.PPid], in)
 	}
+	seen := map[int]bool{}
+	for _, pid := range skip {
+		seen[pid] = true
+	}
 	var out []ID
 	queue := append([]int(nil), roots...)
-	seen := map[int]bool{}
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]

@@ -41,7 +41,7 @@ func (s *supervisor) tree() []proc.ID {
 	if s.main != nil && !s.mainChild {
 		roots = append(roots, s.main.Pid)
 	}
-	ids := descendants(roots, s.helpers()...)
+	ids := proc.DescendantsExcept(roots, s.helpers())
 	if s.main != nil && !s.mainChild {
 		ids = append(ids, s.main.ID)
 	}
@@ -58,36 +58,6 @@ func (s *supervisor) helpers() []int {
 		pids = append(pids, s.checkPid)
 	}
 	return pids
-}
-
-// descendants returns the live descendants of the roots, without the
-// skipped processes and their descendants.
-func descendants(roots []int, skip ...int) []proc.ID {
-	children := map[int][]proc.Info{}
-	for _, in := range proc.All() {
-		children[in.PPid] = append(children[in.PPid], in)
-	}
-	seen := map[int]bool{}
-	for _, pid := range skip {
-		seen[pid] = true
-	}
-	var out []proc.ID
-	queue := append([]int(nil), roots...)
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		for _, c := range children[p] {
-			if seen[c.Pid] {
-				continue
-			}
-			seen[c.Pid] = true
-			if c.Live() {
-				out = append(out, c.ID)
-			}
-			queue = append(queue, c.Pid)
-		}
-	}
-	return out
 }
 
 // members returns the live processes of the group.

@@ -117,15 +117,6 @@ func (e *svcEnv) svok() int {
 	return s
 }
 
-func procState(pid int) byte {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return b[i+2]
-}
-
 func drive(t *testing.T, supervise string) {
 	root := t.TempDir()
 	e := &svcEnv{t: t, root: root, dir: "svc1", svc: testenv.Prog(t, "svc")}
@@ -172,13 +163,13 @@ func drive(t *testing.T, supervise string) {
 
 	// p: STOP and the paused flag; c: CONT and the flag cleared.
 	e.svcRun("p")
-	testenv.WaitFor(t, wait, "run stopped and paused", func() bool { return procState(pid) == 'T' && e.status().Paused })
+	testenv.WaitFor(t, wait, "run stopped and paused", func() bool { return testenv.ProcState(pid) == 'T' && e.status().Paused })
 	if got := e.svstat(); got != "svc1: up (pid "+fmt.Sprint(pid)+") N seconds, paused\n" {
 		t.Errorf("svstat paused: %q", got)
 	}
 	e.svcRun("c")
 	testenv.WaitFor(t, wait, "run continued", func() bool {
-		return procState(pid) != 'T' && !e.status().Paused && strings.Contains(e.log(), "CONT\n")
+		return testenv.ProcState(pid) != 'T' && !e.status().Paused && strings.Contains(e.log(), "CONT\n")
 	})
 
 	// t: TERM, run exits, supervise restarts it.

@@ -12,7 +12,6 @@ import (
 
 	"svkit/internal/svscanboot"
 	"svkit/internal/testenv"
-	"svkit/pkg/svdir"
 )
 
 // TestGlobLikeSh checks the arguments of `svc -dx DIR/* DIR/*/log` against
@@ -67,45 +66,6 @@ func TestMakePlan(t *testing.T) {
 	}
 }
 
-func cmdline(pid int) []string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return nil
-	}
-	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
-}
-
-func pidOf(dir string) int {
-	r, err := svdir.ReadStatusOf(filepath.Join(dir))
-	if err != nil {
-		return 0
-	}
-	return r.Pid
-}
-
-// killUnder kills every process working under root, by pid.
-func killUnder(root string) {
-	for i := 0; i < 100; i++ {
-		ents, _ := os.ReadDir("/proc")
-		n := 0
-		for _, e := range ents {
-			cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd")
-			if err != nil || (cwd != root && !strings.HasPrefix(cwd, root+"/")) {
-				continue
-			}
-			var pid int
-			if _, err := fmt.Sscan(e.Name(), &pid); err == nil {
-				syscall.Kill(pid, syscall.SIGKILL)
-				n++
-			}
-		}
-		if n == 0 {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestBoot runs svscanboot on a scan directory holding a stale service
 // whose supervise is still running: that supervise is told to exit, the
 // process becomes svscan (environment: PATH only; output: a pipe into
@@ -113,7 +73,7 @@ func killUnder(root string) {
 // everything down.
 func TestBoot(t *testing.T) {
 	root := t.TempDir()
-	t.Cleanup(func() { killUnder(root) })
+	t.Cleanup(func() { testenv.KillUnder(t, root) })
 	scan := filepath.Join(root, "sv")
 	stale := filepath.Join(scan, "stale")
 	noisy := filepath.Join(scan, "noisy")
@@ -123,8 +83,8 @@ func TestBoot(t *testing.T) {
 	old := exec.Command(testenv.Prog(t, "supervise"), "stale")
 	old.Dir = scan
 	oldp := testenv.Start(t, old)
-	testenv.WaitFor(t, 5*time.Second, "the stale service up", func() bool { return pidOf(stale) != 0 })
-	oldRun := pidOf(stale)
+	testenv.WaitFor(t, 5*time.Second, "the stale service up", func() bool { return testenv.PidOf(stale) != 0 })
+	oldRun := testenv.PidOf(stale)
 
 	bin := testenv.Bin(t)
 	cmd := exec.Command(filepath.Join(bin, "svscanboot"), "-o", scan)
@@ -140,11 +100,11 @@ func TestBoot(t *testing.T) {
 	// supervise still holding the lock, and then the next pass, 5 s later,
 	// starts the new one (as with 0.76).
 	testenv.WaitFor(t, 15*time.Second, "stale restarted by svscan", func() bool {
-		pid := pidOf(stale)
+		pid := testenv.PidOf(stale)
 		return pid != 0 && pid != oldRun && testenv.Alive(pid)
 	})
 
-	if got := strings.Join(cmdline(p.Pid()), " "); got != "svscan -o "+scan {
+	if got := strings.Join(testenv.Cmdline(p.Pid()), " "); got != "svscan -o "+scan {
 		t.Errorf("svscanboot's process runs %q, want svscan -o %s", got, scan)
 	}
 	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.Pid()))
@@ -166,7 +126,7 @@ func TestBoot(t *testing.T) {
 		ents, _ := os.ReadDir("/proc")
 		for _, e := range ents {
 			pid := atoi(e.Name())
-			a := cmdline(pid)
+			a := testenv.Cmdline(pid)
 			if len(a) == 4 && a[0] == "readproctitle" && a[1] == "service" && a[2] == "errors:" && len(a[3]) == 400 && ppid(pid) == p.Pid() {
 				title = a
 				return strings.HasSuffix(a[3], "noisy complains\n")

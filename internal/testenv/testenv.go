@@ -1,6 +1,9 @@
-// Package testenv is what svkit's integration tests share: the programs built
-// once per test binary, the location of Debian's daemontools for the interop
-// tests, bounded polling, and processes that are cleaned up by pid.
+// Package testenv is the kit svkit's integration tests share: the programs
+// built once per test binary, the location of Debian's daemontools for the
+// interop tests, prerequisites that fail under CI and skip elsewhere,
+// bounded polling, processes cleaned up by pid, supervise processes and
+// their cgroups (supervise.go), and looks into /proc and supervise/ for
+// tests (proc.go).
 package testenv
 
 import (
