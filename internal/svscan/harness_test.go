@@ -274,4 +274,3 @@ func alarm(t *testing.T, p *testenv.Proc) {
 		t.Fatal(err)
 	}
 }
-
