@@ -4,21 +4,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"svkit/internal/diag"
-	"svkit/internal/proc"
 )
 
-// Files of the service directory for restart policy and the finish hook.
-const (
-	fileBackoff       = "backoff"        // present: back-off policy; "CAP STABLE" seconds, both optional
-	fileFinish        = "finish"         // run after run exits, as runit's ./finish
-	fileTimeoutFinish = "timeout-finish" // ms after which finish gets KILL
-)
+// fileBackoff, present, asks for the back-off policy; its optional content
+// is "CAP STABLE" in seconds.
+const fileBackoff = "backoff"
 
 // Back-off defaults: at most this long between automatic starts, and a
 // service that stayed up this long is healthy again.
@@ -37,11 +30,7 @@ type history struct {
 	backoffUntil time.Time // next automatic start, zero if none is pending
 	restartAt    time.Time // when the service may restart, set when it went down
 
-	startAfterFinish bool // svc -u or -o came while finish ran
-
-	finish      *proc.Handle // the running ./finish
-	finishKill  *time.Timer
-	finishKillC <-chan time.Time
+	finishing // the finish hook
 }
 
 // recordExit remembers how run ended; ws is nil when unknown.
@@ -107,50 +96,4 @@ func (s *supervisor) nextStart() time.Time {
 	}
 	s.deaths++
 	return s.diedAt.Add(backoffDelay(s.deaths, limit))
-}
-
-// startFinish runs ./finish with run's exit code (or -1) and signal (or 0)
-// as arguments, as runit does, if it exists. It reports whether it runs.
-func (s *supervisor) startFinish() bool {
-	if !isExecutable(fileFinish) {
-		return false
-	}
-	argv := []string{"./finish", strconv.Itoa(s.exitCode), strconv.Itoa(s.exitSignal)}
-	pid, err := syscall.ForkExec("./finish", argv, &syscall.ProcAttr{Env: os.Environ(), Files: runFiles})
-	if err != nil {
-		s.warn("unable to start ", s.dir, "/finish: ", diag.Str(err))
-		return false
-	}
-	id, _ := proc.Lookup(pid)
-	id.Pid = pid
-	h, err := proc.Open(id)
-	if err != nil {
-		h = proc.FromFD(id, -1)
-	}
-	s.finish = h
-	if ms, err := strconv.ParseUint(readConfig(fileTimeoutFinish), 10, 32); err == nil && ms > 0 {
-		s.finishKill = time.NewTimer(time.Duration(ms) * time.Millisecond)
-		s.finishKillC = s.finishKill.C
-	}
-	return true
-}
-
-// finishDone continues after ./finish has exited.
-func (s *supervisor) finishDone() {
-	s.finish.Close()
-	s.finish = nil
-	if s.finishKill != nil {
-		s.finishKill.Stop()
-		s.finishKill, s.finishKillC = nil, nil
-	}
-	s.extDirty = true
-	if s.startAfterFinish {
-		// svc -u or -o arrived while finish ran.
-		s.startAfterFinish = false
-		if s.idle() {
-			s.start()
-		}
-		return
-	}
-	s.afterDown()
 }

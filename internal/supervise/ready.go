@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -69,9 +68,8 @@ type readiness struct {
 	notifyC    chan notifyMsg // sd_notify datagrams
 	notifyName string         // NOTIFY_SOCKET value, "" when there is no socket
 	notifyPeer bool           // datagrams carry the sender's pidfd
-	check      *time.Timer    // next ./check run
-	checkC     <-chan time.Time
-	checkPid   int // running ./check, 0 if none
+	check      timer          // next ./check run
+	checkPid   int            // running ./check, 0 if none
 }
 
 // prepareReadiness sets up what the next run needs to report readiness:
@@ -218,10 +216,7 @@ func (s *supervisor) becomeReady() {
 func (s *supervisor) stopReadiness() {
 	s.ready, s.readySince = false, time.Time{}
 	s.notifyPipe = nil // its reader closes it
-	if s.check != nil {
-		s.check.Stop()
-		s.check, s.checkC = nil, nil
-	}
+	s.check.stop()
 }
 
 // newNotifyName returns a notify socket name nobody can guess, so that
@@ -432,20 +427,15 @@ func (s *supervisor) fromService(pid int) bool {
 
 // scheduleCheck runs ./check after d.
 func (s *supervisor) scheduleCheck(d time.Duration) {
-	if s.check != nil {
-		s.check.Stop()
-	}
-	s.check = time.NewTimer(d)
-	s.checkC = s.check.C
+	s.check.set(d)
 }
 
 // runCheck starts ./check, unless the service is down or already ready.
 func (s *supervisor) runCheck() {
-	s.check, s.checkC = nil, nil
 	if s.main == nil || s.ready || s.checkPid != 0 {
 		return
 	}
-	pid, err := syscall.ForkExec("./check", []string{"./check"}, &syscall.ProcAttr{Env: os.Environ(), Files: runFiles})
+	pid, err := startHelper("./check")
 	if err != nil {
 		// Said once a run: it is tried again every interval.
 		if !s.checkWarned {

@@ -79,17 +79,14 @@ type supervisor struct {
 	control *os.File      // read end of supervise/control
 
 	lastStart time.Time
-	restart   *time.Timer // pending automatic start
-	restartC  <-chan time.Time
-	kill      *time.Timer // pending KILL of a stopping service's tree
-	killC     <-chan time.Time
+	restart   timer // pending automatic start
+	kill      timer // pending KILL of a stopping service's tree
 
 	leftovers // what run left behind, ended before supervise exits or starts run again
 
-	following  bool // run exited 0; waiting for pidfile to name the daemon
-	followEnd  time.Time
-	followTick *time.Ticker
-	followC    <-chan time.Time
+	following bool // run exited 0; waiting for pidfile to name the daemon
+	followEnd time.Time
+	follow    timer // next look for the pid file
 
 	exited chan int // pids of watched non-child processes that exited
 
@@ -258,7 +255,7 @@ func (s *supervisor) pid() int {
 // is down, no stop is still in progress and nothing of the service is left
 // (or it got KILL).
 func (s *supervisor) done() bool {
-	return s.exit && s.main == nil && !s.following && s.kill == nil && s.finish == nil &&
+	return s.exit && s.main == nil && !s.following && !s.kill.pending() && s.finish == nil &&
 		!s.held && s.endedAt.IsZero()
 }
 
@@ -300,8 +297,8 @@ func (s *supervisor) loop() {
 				s.mainDied(nil)
 				s.checkLeftovers()
 			}
-		case <-s.restartC:
-			s.restart, s.restartC = nil, nil
+		case <-s.restart.C:
+			s.restart.fired()
 			s.backoffUntil = time.Time{}
 			if s.idle() && s.want == svdir.WantUp && !s.exit {
 				s.restarts++
@@ -313,19 +310,22 @@ func (s *supervisor) loop() {
 			}
 		case m := <-s.notifyC:
 			s.notified(m)
-		case <-s.checkC:
+		case <-s.check.C:
+			s.check.fired()
 			s.runCheck()
-		case <-s.finishKillC:
-			s.finishKill, s.finishKillC = nil, nil
+		case <-s.finishKill.C:
+			s.finishKill.fired()
 			if s.finish != nil {
 				s.finish.Signal(unix.SIGKILL)
 			}
-		case <-s.killC:
-			s.kill, s.killC = nil, nil
+		case <-s.kill.C:
+			s.kill.fired()
 			s.killTree()
-		case <-s.sweepC:
+		case <-s.sweep.C:
+			s.sweep.fired()
 			s.sweepLeftovers()
-		case <-s.followC:
+		case <-s.follow.C:
+			s.follow.fired()
 			s.tryFollow()
 		case cmds := <-commands:
 			s.commands(cmds)
@@ -536,37 +536,29 @@ func (s *supervisor) scheduleStart(at time.Time) {
 		return
 	}
 	s.cancelRestart()
-	s.restart = time.NewTimer(d)
-	s.restartC = s.restart.C
+	s.restart.set(d)
 	s.backoffUntil = at
 	s.extDirty = true
 }
 
 func (s *supervisor) cancelRestart() {
-	if s.restart != nil {
-		s.restart.Stop()
-		s.restart, s.restartC = nil, nil
+	if s.restart.pending() {
+		s.restart.stop()
 		s.backoffUntil = time.Time{}
 	}
 }
 
 // armKill schedules KILL for the whole tree after timeout-kill, if set.
 func (s *supervisor) armKill() {
-	if s.kill != nil {
+	if s.kill.pending() {
 		return
 	}
 	if d := s.timeoutKill(); d > 0 {
-		s.kill = time.NewTimer(d)
-		s.killC = s.kill.C
+		s.kill.set(d)
 	}
 }
 
-func (s *supervisor) cancelKill() {
-	if s.kill != nil {
-		s.kill.Stop()
-		s.kill, s.killC = nil, nil
-	}
-}
+func (s *supervisor) cancelKill() { s.kill.stop() }
 
 var runArgv = []string{"./run"}
 
@@ -620,6 +612,13 @@ func (s *supervisor) start() {
 
 // runFiles are run's descriptors when no readiness fd is asked for.
 var runFiles = []uintptr{0, 1, 2}
+
+// startHelper starts one of the service's helper programs (./finish,
+// ./check) with supervise's stdio and environment. Helpers are not part of
+// the service: they run outside its cgroup.
+func startHelper(argv ...string) (int, error) {
+	return syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{Env: os.Environ(), Files: runFiles})
+}
 
 // fork starts ./run, in the service's cgroup if there is one. If starting
 // into the cgroup fails where starting without it works, the cgroup is

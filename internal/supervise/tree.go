@@ -130,8 +130,7 @@ type leftovers struct {
 	endedAt   time.Time // when they got the down signal; zero if none are known
 	held      bool      // a start waits for them to go
 	heldUntil time.Time // when they get KILL and the start happens
-	sweep     *time.Timer
-	sweepC    <-chan time.Time // next check on them while a start or the exit waits
+	sweep     timer     // next check on them while a start or the exit waits
 }
 
 // endLeftovers sends the down signal and CONT to what is left of the
@@ -162,7 +161,7 @@ func (s *supervisor) endDown() {
 // of a stop in progress gets KILL at once; other leftovers get the down
 // signal if they have not had it, and KILL once their time is up.
 func (s *supervisor) holdStart() bool {
-	if s.kill != nil {
+	if s.kill.pending() {
 		s.cancelKill()
 		s.killTree()
 		return false
@@ -192,7 +191,7 @@ func (s *supervisor) holdStart() bool {
 // checkLeftovers looks at the service again after one of its processes
 // died: a stop in progress is over once nothing of the service is left.
 func (s *supervisor) checkLeftovers() {
-	if s.main == nil && (s.kill != nil || !s.endedAt.IsZero()) {
+	if s.main == nil && (s.kill.pending() || !s.endedAt.IsZero()) {
 		s.sweepLeftovers()
 	}
 }
@@ -201,7 +200,7 @@ func (s *supervisor) checkLeftovers() {
 // progress is over, and a start that waits for them happens then or when
 // their time is up.
 func (s *supervisor) sweepLeftovers() {
-	s.stopSweep()
+	s.sweep.stop()
 	if s.main == nil && len(s.tree()) == 0 {
 		s.cancelKill()
 		s.endedAt = time.Time{}
@@ -223,16 +222,7 @@ func (s *supervisor) watchLeftovers() {
 	if s.held {
 		d = min(d, max(time.Until(s.heldUntil), 0))
 	}
-	s.stopSweep()
-	s.sweep = time.NewTimer(d)
-	s.sweepC = s.sweep.C
-}
-
-func (s *supervisor) stopSweep() {
-	if s.sweep != nil {
-		s.sweep.Stop()
-		s.sweep, s.sweepC = nil, nil
-	}
+	s.sweep.set(d)
 }
 
 // startFollowing begins polling for the pid file of a daemon that put
@@ -243,16 +233,12 @@ func (s *supervisor) startFollowing(since uint64) {
 	writeStarting(since, s.pgrp, s.sess)
 	s.following = true
 	s.followEnd = time.Now().Add(followWait)
-	s.followTick = time.NewTicker(followPoll)
-	s.followC = s.followTick.C
 	s.tryFollow()
 }
 
 func (s *supervisor) stopFollowing() {
-	if s.followTick != nil {
-		s.followTick.Stop()
-	}
-	s.following, s.followTick, s.followC = false, nil, nil
+	s.following = false
+	s.follow.stop()
 }
 
 // tryFollow adopts the process named by the pid file if it is alive and
@@ -271,7 +257,9 @@ func (s *supervisor) tryFollow() {
 	}
 	if time.Now().After(s.followEnd) {
 		s.abandonFollowing()
+		return
 	}
+	s.follow.set(followPoll)
 }
 
 // abandonFollowing gives up waiting for the daemon: the service is down.
