@@ -15,9 +15,11 @@ import (
 )
 
 // objectKeys are the keys of every Object line, in order.
-var objectKeys = []string{"dir", "state", "wanted", "pid", "since_ns", "ready", "ready_since_ns",
-	"last_exit_code", "last_exit_signal", "restarts", "backoff_until_ns", "normally_up",
-	"paused", "started_ns", "status_text"}
+var objectKeys = []string{"dir", "state", "wanted", "pid", "since_ns", "since_time", "ready",
+	"ready_since_ns", "ready_since_time", "last_exit_code", "last_exit_signal", "last_exit_ns",
+	"last_exit_time", "restarts", "backoff_until_ns", "backoff_until_time", "normally_up",
+	"paused", "started_ns", "started_time", "status_text", "start_failures", "last_start_error",
+	"last_start_error_ns", "last_start_error_time", "supervisor_pid"}
 
 // decodeLine decodes one JSON line into a map and checks its key set and
 // key order against want.
@@ -71,14 +73,14 @@ func TestJSONObjects(t *testing.T) {
 		return dir
 	}
 	base := func(dir, state, wanted string, pid uint32) Object {
-		o := Object{Dir: dir, State: state, Pid: pid, SinceNs: i64(sinceNs), NormallyUp: true}
+		o := Object{Dir: dir, State: state, Pid: pid, SinceNs: i64(sinceNs), SinceTime: str("2023-11-14T22:13:20.1234565Z"), NormallyUp: true}
 		if wanted != "" {
 			o.Wanted = str(wanted)
 		}
 		return o
 	}
 	withInfo := func(o Object, f func(o *Object)) Object {
-		o.Ready, o.Restarts, o.StatusText = &no, num(0), str("")
+		o.Ready, o.Restarts, o.StatusText, o.StartFailures = &no, num(0), str(""), num(0)
 		f(&o)
 		return o
 	}
@@ -90,6 +92,15 @@ func TestJSONObjects(t *testing.T) {
 		want Object
 	}
 	add := func(dir string, want Object) {
+		// Every _ns key's _time twin: the same moment in RFC 3339, UTC.
+		twin := func(ns *int64) *string {
+			if ns == nil {
+				return nil
+			}
+			return str(time.Unix(0, *ns).UTC().Format(time.RFC3339Nano))
+		}
+		want.ReadySinceTime, want.LastExitTime, want.BackoffUntilTime = twin(want.ReadySinceNs), twin(want.LastExitNs), twin(want.BackoffUntilNs)
+		want.StartedTime, want.LastStartErrorTime = twin(want.StartedNs), twin(want.LastStartErrorNs)
 		tests = append(tests, struct {
 			dir  string
 			want Object
@@ -123,7 +134,7 @@ func TestJSONObjects(t *testing.T) {
 	add(d, base(d, "up", "up", 0xffffffff))
 	d = mk("zerostamp", make([]byte, 18), nil, false)
 	o = base(d, "down", "once", 0)
-	o.SinceNs = nil // 2^62 seconds before the epoch do not fit
+	o.SinceNs, o.SinceTime = nil, nil // 2^62 seconds before the epoch do not fit
 	add(d, o)
 
 	// svkit's supervise.
@@ -151,6 +162,13 @@ func TestJSONObjects(t *testing.T) {
 	d = mk("backoff", record(when, 0, 0, 'u'), &backoff, false)
 	add(d, withInfo(base(d, "down", "up", 0), func(o *Object) {
 		o.LastExitCode, o.StartedNs, o.Restarts, o.BackoffUntilNs = num(1), i64(sinceNs-1e9), num(5), i64(sinceNs+4e9)
+	}))
+	failing := svdir.Info{State: "down", Since: sinceNs, ExitCode: 1, Exited: sinceNs - 2e9, Restarts: 2, Supervisor: 4242,
+		StartError: "run is not executable (chmod +x run)", StartErrorAt: sinceNs, StartFailures: 2, StartFailedSince: sinceNs - 1e9}
+	d = mk("failing", record(when, 0, 0, 'u'), &failing, false)
+	add(d, withInfo(base(d, "down", "up", 0), func(o *Object) {
+		o.LastExitCode, o.LastExitNs, o.Restarts, o.SupervisorPid = num(1), i64(sinceNs-2e9), num(2), num(4242)
+		o.StartFailures, o.LastStartError, o.LastStartErrorNs = num(2), str("run is not executable (chmod +x run)"), i64(sinceNs)
 	}))
 	never := svdir.Info{State: "down", Since: sinceNs, ExitCode: -1}
 	d = mk("never", record(when, 0, 0, 'd'), &never, true)

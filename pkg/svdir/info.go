@@ -21,6 +21,14 @@ package svdir
 //	restarts=N              automatic restarts since the service was last wanted up
 //	backoff=NS              when the next automatic start is due, 0 if none pending
 //	statustext=TEXT         STATUS= of the last sd_notify message, newlines as spaces
+//	supervisor=N            the pid of the supervisor writing this file
+//	exited=NS               when the last run ended, 0 if none has
+//	starterror=TEXT         why the last start failed, in words ("run is not
+//	                        executable (chmod +x run)"); empty when the last
+//	                        start succeeded
+//	starterrorat=NS         when that start failed, 0 if none did
+//	startfailures=N         starts that failed in a row, 0 after a success
+//	startfailedsince=NS     when the first of them failed, 0 if none
 //
 // Unknown keys are ignored by readers, so later versions may add keys.
 
@@ -53,6 +61,13 @@ type Info struct {
 	Restarts   int
 	Backoff    int64
 	StatusText string
+
+	Supervisor       int
+	Exited           int64
+	StartError       string
+	StartErrorAt     int64
+	StartFailures    int
+	StartFailedSince int64
 }
 
 // Encode returns the file content.
@@ -79,13 +94,24 @@ func (in *Info) Encode() []byte {
 	num("exitsignal", int64(in.ExitSignal))
 	num("restarts", int64(in.Restarts))
 	num("backoff", in.Backoff)
-	kv("statustext", strings.Map(func(r rune) rune {
+	kv("statustext", oneLine(in.StatusText))
+	num("supervisor", int64(in.Supervisor))
+	num("exited", in.Exited)
+	kv("starterror", oneLine(in.StartError))
+	num("starterrorat", in.StartErrorAt)
+	num("startfailures", int64(in.StartFailures))
+	num("startfailedsince", in.StartFailedSince)
+	return b
+}
+
+// oneLine folds the line ends and NULs of a text value into spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\r' || r == 0 {
 			return ' '
 		}
 		return r
-	}, in.StatusText))
-	return b
+	}, s)
 }
 
 // DecodeInfo parses the file content; ErrBadFormat if it is not an info
@@ -124,6 +150,18 @@ func DecodeInfo(b []byte) (Info, error) {
 			in.Backoff, err = strconv.ParseInt(v, 10, 64)
 		case "statustext":
 			in.StatusText = v
+		case "supervisor":
+			in.Supervisor, err = strconv.Atoi(v)
+		case "exited":
+			in.Exited, err = strconv.ParseInt(v, 10, 64)
+		case "starterror":
+			in.StartError = v
+		case "starterrorat":
+			in.StartErrorAt, err = strconv.ParseInt(v, 10, 64)
+		case "startfailures":
+			in.StartFailures, err = strconv.Atoi(v)
+		case "startfailedsince":
+			in.StartFailedSince, err = strconv.ParseInt(v, 10, 64)
 		}
 		if err != nil {
 			return Info{}, ErrBadFormat
