@@ -258,8 +258,17 @@ func checkContents(t *testing.T, d debs, x string) {
 	if out, code := cmdOut(t, 20*time.Second, "", nil, filepath.Join(x, "usr/bin/envdir"), t.TempDir(), "/bin/echo", "ran"); code != 0 || out != "ran\n" {
 		t.Errorf("packaged envdir: exit %d, output %q; want 0 and \"ran\"", code, out)
 	}
-	if page := gunzip(t, filepath.Join(x, "usr/share/man/man8/update-service.8.gz")); !strings.Contains(page, `"svkit `+d.version+`"`) {
+	page := gunzip(t, filepath.Join(x, "usr/share/man/man8/update-service.8.gz"))
+	if !strings.Contains(page, `"svkit `+d.version+`"`) {
 		t.Errorf("update-service.8.gz does not carry the version %s", d.version)
+	}
+	requireTools(t, "mandoc")
+	man := filepath.Join(t.TempDir(), "update-service.8")
+	if err := os.WriteFile(man, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := cmdOut(t, 20*time.Second, "", nil, "mandoc", "-T", "lint", "-W", "warning", man); code != 0 || out != "" {
+		t.Errorf("mandoc -T lint update-service.8: exit %d\n%s", code, out)
 	}
 	changelog := gunzip(t, filepath.Join(x, "usr/share/doc/svkit/changelog.gz"))
 	if !strings.HasPrefix(changelog, "svkit ("+d.version+") ") {
