@@ -144,11 +144,44 @@ func TestDebPackages(t *testing.T) {
 	if out, code := cmdOut(t, time.Minute, "", nil, "dpkg", "--compare-versions", v2, "gt", v); code != 0 {
 		t.Fatalf("%s is not newer than %s: %s", v2, v, out)
 	}
+	// Two builds of one commit are the same, byte for byte.
+	d3 := buildDebs(t, v2, arch, filepath.Join(tmp, "dist3"), "--fast", "--version", v2, "--bin", filepath.Join(x1, "usr/bin"))
+	for _, pair := range [][2]string{{d2.svkit, d3.svkit}, {d2.run, d3.run}} {
+		a, err1 := os.ReadFile(pair[0])
+		b, err2 := os.ReadFile(pair[1])
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			t.Errorf("two builds of %s differ (%v, %v)", filepath.Base(pair[0]), err1, err2)
+		}
+	}
 
 	t.Run("Control", func(t *testing.T) { checkControl(t, d1, arch, dt[0]) })
 	t.Run("Contents", func(t *testing.T) { checkContents(t, d1, x1) })
 	t.Run("Lintian", func(t *testing.T) { checkLintian(t, d1) })
 	t.Run("Lifecycle", func(t *testing.T) { checkLifecycle(t, dt[0], dtr[0], d1, d2, x1) })
+}
+
+// TestDebUsage: package/deb refuses what it does not understand, with
+// daemontools' exit codes, before building anything.
+func TestDebUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--bogus"}, 100, "package/deb: unknown argument: --bogus"},
+		{[]string{"--out"}, 100, "package/deb: --out needs an argument"},
+		{[]string{"--version", "x1", "--out", t.TempDir()}, 111, "package/deb: fatal: bad version: x1"},
+		{[]string{"--version", "1_2", "--out", t.TempDir()}, 111, "package/deb: fatal: bad version: 1_2"},
+	} {
+		_, stderr, code := script(t, time.Minute, nil, "package/deb", c.args...)
+		if code != c.code || !strings.HasPrefix(stderr, c.msg) {
+			t.Errorf("package/deb %v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, c.code, c.msg)
+		}
+	}
+	stdout, _, code := script(t, time.Minute, nil, "package/deb", "--help")
+	if code != 0 || !strings.HasPrefix(stdout, "usage: package/deb") {
+		t.Errorf("package/deb --help: exit %d, %q", code, stdout)
+	}
 }
 
 // checkControl: names, versions and the relations that make the packages
