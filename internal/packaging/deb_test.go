@@ -158,6 +158,39 @@ func TestDebPackages(t *testing.T) {
 	t.Run("Contents", func(t *testing.T) { checkContents(t, d1, x1) })
 	t.Run("Lintian", func(t *testing.T) { checkLintian(t, d1) })
 	t.Run("Lifecycle", func(t *testing.T) { checkLifecycle(t, dt[0], dtr[0], d1, d2, x1) })
+	t.Run("ForeignSVEntry", func(t *testing.T) { checkForeignSV(t, d1) })
+}
+
+// checkForeignSV installs the packages into a fresh root whose inittab
+// already starts svscanboot (package/install --boot inittab's line): the
+// postinst adds no second entry and says why, and removal keeps the line.
+func checkForeignSV(t *testing.T, d debs) {
+	root := filepath.Join(t.TempDir(), "root")
+	makeRoot(t, root)
+	tab := "id:2:initdefault:\nSV:123456:respawn:/usr/local/bin/svscanboot -o\n"
+	if err := os.WriteFile(filepath.Join(root, "etc/inittab"), []byte(tab), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := dpkgIn(t, root, "-i", d.svkit, d.run)
+	if !strings.Contains(out, "already has an SV entry") {
+		t.Errorf("install did not say it left the SV entry alone:\n%s", out)
+	}
+	wantStates(t, root, "install", map[string]string{
+		"svkit": "installed " + d.version, "svkit-run": "installed " + d.version,
+	})
+	for _, dir := range []string{"etc/service", "var/lib/supervise"} {
+		if fi, err := os.Stat(filepath.Join(root, dir)); err != nil || !fi.IsDir() {
+			t.Errorf("install: /%s is not a directory: %v", dir, err)
+		}
+	}
+	for _, step := range []string{"install", "remove"} {
+		if step == "remove" {
+			dpkgIn(t, root, "-r", "svkit-run", "svkit")
+		}
+		if b, _ := os.ReadFile(filepath.Join(root, "etc/inittab")); string(b) != tab {
+			t.Errorf("%s: inittab is\n%s\nwant\n%s", step, b, tab)
+		}
+	}
 }
 
 // TestDebUsage: package/deb refuses what it does not understand, with
