@@ -673,6 +673,13 @@ func checkLifecycle(t *testing.T, dt, dtr string, d1, d2 debs, x1 string) {
 			t.Fatal(err)
 		}
 	}
+	// Stand-ins for init-system-helpers, systemctl and telinit that log
+	// their arguments: the maintainer scripts may record the unit's
+	// enablement (deb-systemd-helper works on files), but must never start
+	// or stop anything in a chroot.
+	for _, name := range []string{"deb-systemd-helper", "deb-systemd-invoke", "systemctl", "telinit"} {
+		testenv.WriteScript(t, filepath.Join(root, "sbin", name), "echo \"${0##*/} $*\" >>/tmp/calls.log\n")
+	}
 	before := snapshot(t, root)
 	inittab, err := os.ReadFile(filepath.Join(root, "etc/inittab"))
 	if err != nil {
@@ -702,6 +709,18 @@ func checkLifecycle(t *testing.T, dt, dtr string, d1, d2 debs, x1 string) {
 		}
 	}
 	sameSnapshot(t, "install", before, snapshot(t, root))
+	calls := readCalls(t, root)
+	for _, c := range []string{"deb-systemd-helper unmask svscan.service", "deb-systemd-helper --quiet was-enabled svscan.service",
+		"deb-systemd-helper enable svscan.service"} {
+		if !strings.Contains(calls, c+"\n") {
+			t.Errorf("install: no %q; calls:\n%s", c, calls)
+		}
+	}
+	// From now on the root looks like a system booted with systemd; the
+	// scripts still see that they run in a chroot.
+	if err := os.MkdirAll(filepath.Join(root, "run/systemd/system"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	// The postinst again (dpkg --configure after a failure, or by hand):
 	// nothing changes.
@@ -756,6 +775,25 @@ func checkLifecycle(t *testing.T, dt, dtr string, d1, d2 debs, x1 string) {
 		}
 	}
 	sameSnapshot(t, "purge", before, snapshot(t, root))
+	calls = readCalls(t, root)
+	if !strings.Contains(calls, "deb-systemd-helper purge svscan.service\n") {
+		t.Errorf("purge: no deb-systemd-helper purge svscan.service; calls:\n%s", calls)
+	}
+	for _, line := range strings.Split(calls, "\n") {
+		if strings.HasPrefix(line, "deb-systemd-invoke") || strings.HasPrefix(line, "systemctl") || strings.HasPrefix(line, "telinit") {
+			t.Errorf("a maintainer script ran %q in the chroot", line)
+		}
+	}
+}
+
+// readCalls returns the log of the stand-in init tools in root.
+func readCalls(t *testing.T, root string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "tmp/calls.log"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // checkUpdateService runs the packaged update-service in the root: --add
