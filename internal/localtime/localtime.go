@@ -7,6 +7,7 @@ package localtime
 
 import (
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -113,4 +114,22 @@ func (z *Zone) Convert(sec int64) (Tm, bool) {
 		return Tm{}, false
 	}
 	return Tm{Year: y, Mon: int(t.Month()), Day: t.Day(), Hour: t.Hour(), Min: t.Minute(), Sec: t.Second(), Off: off}, true
+}
+
+// DateTime formats sec as local time to the second, "2006-01-02 15:04:05",
+// the first part of what tai64nlocal prints. A time Convert cannot break
+// down is given in UTC.
+func (z *Zone) DateTime(sec int64) string {
+	tm, ok := z.Convert(sec)
+	if !ok {
+		return time.Unix(sec, 0).UTC().Format(time.DateTime)
+	}
+	two := func(b []byte, n int) []byte { return append(b, byte('0'+n/10%10), byte('0'+n%10)) }
+	b := strconv.AppendInt(make([]byte, 0, 19), tm.Year, 10)
+	b = two(append(b, '-'), tm.Mon)
+	b = two(append(b, '-'), tm.Day)
+	b = two(append(b, ' '), tm.Hour)
+	b = two(append(b, ':'), tm.Min)
+	b = two(append(b, ':'), tm.Sec)
+	return string(b)
 }

@@ -32,6 +32,13 @@ func (s *supervisor) writeInfo() {
 		Restarts:   s.restarts,
 		Backoff:    unixNano(s.backoffUntil),
 		StatusText: s.statusText,
+
+		Supervisor:       s.self,
+		Exited:           unixNano(s.diedAt),
+		StartError:       s.startError,
+		StartErrorAt:     unixNano(s.startErrorAt),
+		StartFailures:    s.startFailures,
+		StartFailedSince: unixNano(s.startFailedSince),
 	}
 	stat := "down"
 	switch {

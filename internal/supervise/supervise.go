@@ -90,12 +90,13 @@ type supervisor struct {
 
 	exited chan int // pids of watched non-child processes that exited
 
-	gotTerm     bool // TERM was sent to the service's process (runit's stat flag)
-	statusDirty bool // status needs rewriting once the commands at hand are done
-	extDirty    bool // info, stat and pid need rewriting
-	ext         extFiles
-	history     // exit history, back-off and the finish script
-	readiness   // whether and how the service says it is ready
+	gotTerm      bool // TERM was sent to the service's process (runit's stat flag)
+	statusDirty  bool // status needs rewriting once the commands at hand are done
+	extDirty     bool // info, stat and pid need rewriting
+	ext          extFiles
+	history      // exit history, back-off and the finish script
+	failedStarts // failed starts of ./run
+	readiness    // whether and how the service says it is ready
 }
 
 // setup performs 0.76's start-up sequence. It returns 0 or an exit code.
@@ -578,14 +579,15 @@ func (s *supervisor) start() {
 	s.startedReadiness(err == nil)
 	if err != nil {
 		if e := diag.Errno(err); e == unix.EAGAIN || e == unix.ENOMEM {
-			s.warn("unable to fork for ", s.dir, ", sleeping 60 seconds: ", diag.Str(err))
+			s.forkFailed(err)
 			removeRecord()
 			s.scheduleStart(time.Now().Add(forkRetryDelay))
 			return
 		}
 		// In 0.76 the forked child reports the failed exec and exits 111:
-		// run was up for an instant. Say the same and retry a second later.
-		diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to start ", s.dir, "/run: ", diag.Str(err))
+		// run was up for an instant. Say the same (startFailed) and retry
+		// a second later.
+		s.startFailed(err)
 		removeRecord()
 		s.stamp()
 		s.announce()
@@ -606,6 +608,7 @@ func (s *supervisor) start() {
 	}
 	s.setMain(h, true)
 	s.mainIsRun = true
+	s.startSucceeded()
 	s.stamp()
 	s.announce()
 }

@@ -4,10 +4,12 @@
 //
 //	svstat dirs...
 //	svstat -j dirs...
+//	svstat -l dirs...
 //
 // With -j (svkit's extension, only as the first argument) it prints one JSON
 // object per directory instead, with svkit's extended state from
-// supervise/info (see Object).
+// supervise/info (see Object); with -l (likewise) 0.76's line followed by
+// indented lines saying what is wrong with a service (see Long).
 //
 // Line formats the line for a decoded record; Status produces the whole
 // text after "DIR: " for a directory, including its error variants.
@@ -131,10 +133,11 @@ func look(dir string) looked {
 
 // Main runs svstat with argv (argv[0] is the program name). Like 0.76 it
 // takes no options: every argument, "-z" or "--" included, is a directory.
-// The one exception is svkit's JSON mode: when the first argument is exactly
-// "-j", every directory gets one JSON object per line instead (see JSON);
-// a "--" right after "-j" is skipped, so "svstat -j -- -j" reports on a
-// directory named "-j".
+// The exceptions are svkit's two modes: when the first argument is exactly
+// "-j", every directory gets one JSON object per line instead (see JSON),
+// and when it is exactly "-l", 0.76's line followed by svkit's long
+// description (see Long). A "--" right after "-j" or "-l" is skipped, so
+// "svstat -j -- -j" reports on a directory named "-j".
 func Main(argv []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fd, err := unix.Open(".", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -142,10 +145,14 @@ func Main(argv []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	unix.Close(fd)
 	args := argv[min(1, len(argv)):]
-	if len(args) > 0 && args[0] == "-j" {
+	if len(args) > 0 && (args[0] == "-j" || args[0] == "-l") {
+		mode := args[0]
 		args = args[1:]
 		if len(args) > 0 && args[0] == "--" {
 			args = args[1:]
+		}
+		if mode == "-l" {
+			return mainLong(args, stdout)
 		}
 		return mainJSON(args, stdout)
 	}
