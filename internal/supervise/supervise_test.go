@@ -596,9 +596,21 @@ exec sleep 1000'
 		readFileWait(t, filepath.Join(dir, "out.done"))
 		got := map[string]string{}
 		r := waitStatus(t, dir, "up", isUp)
-		testenv.WaitFor(t, wait, "run execs sleep", func() bool {
+		// Until the dynamic loader has mapped sleep's libraries it holds
+		// them open: wait for it to be done before looking.
+		testenv.WaitFor(t, wait, "run execs sleep, loaded", func() bool {
 			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", r.Pid))
-			return string(b) == "sleep\n"
+			if string(b) != "sleep\n" {
+				return false
+			}
+			fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", r.Pid))
+			for _, fd := range fds {
+				l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", r.Pid, fd.Name()))
+				if strings.Contains(l, ".so") {
+					return false
+				}
+			}
+			return true
 		})
 		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", r.Pid))
 		for _, fd := range fds {
