@@ -29,13 +29,30 @@ type logDir struct {
 	kick  uint64 // where the last asynchronous writeback started
 	sel   bool   // the line being handled is selected for this dir
 	pend  []byte // selected bytes of this read, written at its end
+	due   bool   // the last write ended where current is to be rotated
 }
 
 const (
 	oAppend = unix.O_WRONLY | unix.O_APPEND | unix.O_CREAT | unix.O_NONBLOCK | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	oTrunc  = unix.O_WRONLY | unix.O_TRUNC | unix.O_CREAT | unix.O_NONBLOCK | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	oRead   = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	// current is written at its end through the file offset, not with
+	// O_APPEND, which splice(2) refuses.
+	oCurrent = unix.O_WRONLY | unix.O_CREAT | unix.O_NONBLOCK | unix.O_NOFOLLOW | unix.O_CLOEXEC
 )
+
+// openCurrent opens current for writing at its end.
+func (d *logDir) openCurrent() (int, error) {
+	fd, err := d.openat("current", oCurrent, 0644)
+	if err != nil {
+		return -1, err
+	}
+	if _, err := unix.Seek(fd, 0, unix.SEEK_END); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
 
 // openat opens name in the directory without following a symlink,
 // retrying on EINTR.
@@ -87,7 +104,7 @@ func (d *logDir) open() error {
 	}
 	if err == nil && st.Mode&0100 != 0 {
 		// Cleanly closed: continue it.
-		fd, err := d.openat("current", oAppend, 0644)
+		fd, err := d.openCurrent()
 		if err != nil {
 			return fatal("unable to append to "+d.path+"/current: ", err)
 		}
@@ -128,7 +145,7 @@ func (d *logDir) open() error {
 		return fatal("unable to write to "+d.path+"/state: ", err)
 	}
 	unix.Close(sfd)
-	d.cur, err = d.openat("current", oAppend, 0644)
+	d.cur, err = d.openCurrent()
 	if err != nil {
 		return fatal("unable to write to "+d.path+"/current: ", err)
 	}
@@ -269,11 +286,13 @@ func (d *logDir) readNames() ([]string, error) {
 // write appends p to current, rotating exactly as 0.76's size rule says:
 // the file never exceeds size, and it is rotated at the first line end
 // once it holds size-2000 bytes or more. Each piece between rotation
-// points is written with one write(2) (more only after a short write).
+// points is written with one write(2) (more only after a short write). A
+// rotation at the very end of p is left due, for the caller to do once the
+// input of p is consumed (rotateDue).
 func (d *logDir) write(p []byte) {
 	th := d.size - 2000
 	for len(p) > 0 {
-		if d.bytes >= d.size {
+		if d.due || d.bytes >= d.size {
 			d.rotate()
 		}
 		limit := uint64(len(p))
@@ -293,14 +312,18 @@ func (d *logDir) write(p []byte) {
 		d.writeAll(p[:n])
 		p = p[n:]
 		if rot {
-			d.rotate()
+			if len(p) == 0 {
+				d.due = true
+			} else {
+				d.rotate()
+			}
 		}
 	}
 }
 
 func (d *logDir) writeAll(p []byte) {
 	for len(p) > 0 {
-		n, err := unix.Write(d.cur, p)
+		n, err := d.write1(p)
 		if n > 0 {
 			p = p[n:]
 			d.bytes += uint64(n)
@@ -344,6 +367,7 @@ func (d *logDir) flush() {
 // rotate is 0.76's fullcurrent: current becomes previous, a new current is
 // opened, and previous is processed and archived.
 func (d *logDir) rotate() {
+	d.due = false
 	d.retry("unable to write "+d.path+"/current to disk, pausing: ", func() error { return unix.Fsync(d.cur) })
 	d.retry("unable to rename current to previous in directory "+d.path+", pausing: ", func() error {
 		return unix.Renameat(d.fd, "current", d.fd, "previous")
@@ -351,7 +375,7 @@ func (d *logDir) rotate() {
 	d.syncDir()
 	old := d.cur
 	d.retry("unable to create "+d.path+"/current, pausing: ", func() error {
-		fd, err := d.openat("current", oAppend, 0644)
+		fd, err := d.openCurrent()
 		if err == nil {
 			d.cur = fd
 		}
@@ -454,6 +478,9 @@ func (d *logDir) runProcessor() bool {
 // quit flushes current, fsyncs it and marks it cleanly closed (0744).
 func (d *logDir) quit() {
 	d.flush()
+	if d.due {
+		d.rotate()
+	}
 	d.retry("unable to write "+d.path+"/current to disk, pausing: ", func() error { return unix.Fsync(d.cur) })
 	d.retry("unable to set mode of "+d.path+"/current, pausing: ", func() error { return unix.Fchmod(d.cur, 0744) })
 }

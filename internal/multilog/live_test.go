@@ -1,16 +1,13 @@
 package multilog
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -211,94 +208,6 @@ func TestSymlinksNotFollowed(t *testing.T) {
 			t.Errorf("%s symlink: victim changed: %q %v", name, readFile(victim), fi.Mode())
 		}
 	}
-}
-
-// TestCrashInjection kills multilog at random moments while it rotates
-// under load, restarting it on the same pipe each time, then checks that
-// every line that reached a file is there exactly once and in order.
-func TestCrashInjection(t *testing.T) {
-	ours := testenv.Prog(t, "multilog")
-	dir := t.TempDir()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	stop := make(chan struct{})
-	produced := make(chan int)
-	go func() {
-		bw := bufio.NewWriterSize(w, 4096)
-		i := 0
-		for {
-			select {
-			case <-stop:
-				bw.Flush()
-				w.Close()
-				produced <- i
-				return
-			default:
-			}
-			fmt.Fprintf(bw, "%08d %s\n", i, strings.Repeat("z", i%97))
-			i++
-		}
-	}()
-	rnd := rand.New(rand.NewSource(time.Now().UnixNano()))
-	start := func() *testenv.Proc {
-		cmd := exec.Command(ours, "s4096", "n100000", "./log")
-		cmd.Dir = dir
-		cmd.Stdin = r
-		return testenv.Start(t, cmd)
-	}
-	kills := 12
-	for k := 0; k < kills; k++ {
-		p := start()
-		time.Sleep(time.Duration(5+rnd.Intn(60)) * time.Millisecond)
-		p.KillAndWait(t, syscall.SIGKILL)
-	}
-	p := start()
-	time.Sleep(50 * time.Millisecond)
-	close(stop)
-	total := <-produced
-	if c := p.Wait(t, 30*time.Second); c != 0 {
-		t.Fatalf("final run exit %d: %s", c, p.Stderr.String())
-	}
-	names, _ := filepath.Glob(dir + "/log/@*")
-	sort.Strings(names)
-	names = append(names, dir+"/log/current")
-	last, seen, torn := -1, 0, 0
-	for _, n := range names {
-		b, err := os.ReadFile(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines := strings.Split(string(b), "\n")
-		for i, l := range lines {
-			if l == "" && i == len(lines)-1 {
-				break
-			}
-			num, err := strconv.Atoi(strings.SplitN(l, " ", 2)[0])
-			complete := err == nil && l == fmt.Sprintf("%08d %s", num, strings.Repeat("z", num%97))
-			if !complete {
-				// A SIGKILL can cut a write in the middle of a line: its
-				// head ends a .u file, and its tail, read by the next
-				// multilog, starts a line of its own.
-				torn++
-				if torn > 2*kills {
-					t.Fatalf("%s: bad line %q (%d torn lines)", filepath.Base(n), l, torn)
-				}
-				continue
-			}
-			if num <= last {
-				t.Fatalf("%s: line %d after %d (duplicate or out of order)", filepath.Base(n), num, last)
-			}
-			last = num
-			seen++
-		}
-	}
-	if last != total-1 {
-		t.Errorf("last line %d, produced %d", last, total)
-	}
-	t.Logf("%d lines produced, %d found after %d kills, %d torn, %d files", total, seen, kills, torn, len(names))
 }
 
 // TestDiskFull fills a small tmpfs: multilog warns and pauses, the

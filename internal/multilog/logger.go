@@ -51,6 +51,16 @@ type Logger struct {
 
 	lastArchive tai64.Label
 
+	// The peek-and-consume input of a pipe (see pipe.go): head is how many
+	// bytes at the front of the pipe have been processed but not yet
+	// consumed; in is the pipe (-1 when input is read); splice is the
+	// directory current is spliced into straight from the pipe.
+	in, priv, privW, null int
+	head                  int
+	splice                *logDir
+	lineStamp             int           // length of the stamp at the start of m.line
+	waitStep              time.Duration // see backoff
+
 	term, alrm atomic.Bool
 	sigR, sigW int
 	sigCh      chan os.Signal
@@ -74,7 +84,7 @@ func Main(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // MainClock is Main with the clock given (for tests).
 func MainClock(args []string, stdin io.Reader, stderr io.Writer, now func() time.Time) int {
 	unix.Umask(022)
-	m := &Logger{script: Parse(args), stderr: stderr, now: now, sigR: -1, sigW: -1}
+	m := &Logger{script: Parse(args), stderr: stderr, now: now, sigR: -1, sigW: -1, in: -1, priv: -1, privW: -1, null: -1}
 	defer m.release()
 	if code := m.setup(); code != 0 {
 		return code
@@ -160,6 +170,7 @@ func (m *Logger) release() {
 		unix.Close(m.sigR)
 		unix.Close(m.sigW)
 	}
+	m.closePipe()
 }
 
 // catchSignals turns TERM and ALRM into flags plus a byte on a pipe that
@@ -192,8 +203,14 @@ func (m *Logger) catchSignals() error {
 // read what is there (one byte at a time after TERM, until the line ends),
 // and write it out before reading again.
 func (m *Logger) runFD(fd int) {
-	buf := make([]byte, ReadSize)
 	growPipe(fd)
+	if m.openPipe(fd) {
+		m.runPipe(fd)
+		if m.in >= 0 {
+			return
+		}
+	}
+	buf := make([]byte, ReadSize)
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(m.sigR), Events: unix.POLLIN}}
 	var drain [64]byte
 	for {
@@ -285,8 +302,9 @@ func (m *Logger) makeStamp() {
 	}
 }
 
-// process handles one read: every line (or piece of one) in data, then one
-// write per destination.
+// process handles one read (or one peek at the pipe): every line (or
+// piece of one) in data, written out in pieces that end where a directory
+// rotates, so that the input of a piece is consumed before the rotation.
 func (m *Logger) process(data []byte) {
 	if m.script.Stamp != 0 {
 		m.makeStamp()
@@ -296,9 +314,25 @@ func (m *Logger) process(data []byte) {
 		return
 	}
 	for len(data) > 0 {
+		k := m.processLines(data)
+		m.head += k
+		m.flush()
+		m.commit()
+		m.rotateDue()
+		data = data[k:]
+	}
+}
+
+// processLines runs the script over the lines of data until a line end at
+// which a directory will rotate, queueing what each directory takes, and
+// returns how many bytes of data it handled.
+func (m *Logger) processLines(data []byte) int {
+	all := len(data)
+	for len(data) > 0 {
 		if !m.inLine {
 			m.inLine, m.decided = true, false
 			m.line = append(m.line[:0], m.stamp...)
+			m.lineStamp = len(m.stamp)
 		}
 		if !m.decided {
 			need := lineMax - len(m.line)
@@ -313,6 +347,9 @@ func (m *Logger) process(data []byte) {
 				m.emit(m.line)
 				m.emit(newline)
 				m.inLine = false
+				if m.rotationDue() {
+					break
+				}
 				continue
 			}
 			m.line = append(m.line, data[:k]...)
@@ -328,29 +365,122 @@ func (m *Logger) process(data []byte) {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
 			m.emit(data)
+			data = nil
 			break
 		}
 		m.emit(data[:i+1])
 		data = data[i+1:]
 		m.inLine = false
+		if m.rotationDue() {
+			break
+		}
 	}
-	m.flush()
+	return all - len(data)
+}
+
+// rotationDue reports whether a directory will rotate once what is queued
+// for it is written (queues end at a line end when this is asked).
+func (m *Logger) rotationDue() bool {
+	for _, d := range m.dirs {
+		if len(d.pend) > 0 && d.bytes+uint64(len(d.pend)) >= d.size-2000 {
+			return true
+		}
+	}
+	return false
+}
+
+// undecided is how many input bytes of the line being read have been
+// taken but not yet written anywhere: the start of a line whose first
+// 1000 bytes are not all there to decide on.
+func (m *Logger) undecided() int {
+	if m.fast || !m.inLine || m.decided {
+		return 0
+	}
+	return len(m.line) - m.lineStamp
+}
+
+// rotateDue rotates every directory whose current ended at a rotation
+// point with the last write.
+func (m *Logger) rotateDue() {
+	for _, d := range m.dirs {
+		if d.due {
+			d.rotate()
+		}
+	}
 }
 
 var newline = []byte{'\n'}
 
 // processFast handles a read when every line goes whole to every
-// directory: the read itself, or its timestamped copy, is written as is.
+// directory: the read itself, or its timestamped copy, is written as is,
+// in pieces that end where a directory rotates. The first directory is
+// written last: with the pipe peeked at, it may be spliced from the pipe,
+// which consumes the input in the same step.
 func (m *Logger) processFast(data []byte) {
+	mid := m.inLine // the first piece continues a line
 	out := data
 	if m.script.Stamp != 0 {
 		out = m.stampLines(data)
 	} else {
 		m.inLine = data[len(data)-1] != '\n'
 	}
-	for _, d := range m.dirs {
-		d.write(out)
+	for len(out) > 0 {
+		n := m.pieceEnd(out)
+		piece := out[:n]
+		m.head += m.inputBytes(piece, mid)
+		for i := len(m.dirs) - 1; i >= 0; i-- {
+			m.dirs[i].write(piece)
+		}
+		m.commit()
+		m.rotateDue()
+		mid = piece[n-1] != '\n'
+		out = out[n:]
 	}
+}
+
+// pieceEnd returns the length of the first piece of out: up to the line
+// end at which some directory rotates, or all of it.
+func (m *Logger) pieceEnd(out []byte) int {
+	end := len(out)
+	for _, d := range m.dirs {
+		th := d.size - 2000
+		if d.bytes+uint64(len(out)) < th || d.bytes >= d.size {
+			continue
+		}
+		start := uint64(0)
+		if d.bytes < th {
+			start = th - d.bytes - 1
+		}
+		limit := uint64(end)
+		if room := d.size - d.bytes; limit > room {
+			limit = room
+		}
+		if start >= limit {
+			continue
+		}
+		if i := bytes.IndexByte(out[start:limit], '\n'); i >= 0 {
+			end = int(start) + i + 1
+		}
+	}
+	return end
+}
+
+// inputBytes returns how many input bytes the output piece holds: its
+// length less the stamps in it. A piece starts a line unless mid, ends at
+// a line end or where out ends, and so holds its stamps whole.
+func (m *Logger) inputBytes(piece []byte, mid bool) int {
+	s := len(m.stamp)
+	if m.script.Stamp == 0 || s == 0 {
+		return len(piece)
+	}
+	starts := bytes.Count(piece, newline)
+	if piece[len(piece)-1] == '\n' {
+		starts-- // the line after the last line end is not in the piece
+	}
+	if !mid {
+		starts++
+	}
+	return len(piece) - starts*s
 }
 
 // stampLines returns data with the read's timestamp before every line
@@ -488,6 +618,7 @@ func (m *Logger) quit() {
 		}
 		m.inLine = false
 	}
+	m.commit()
 	for _, d := range m.dirs {
 		d.quit()
 	}

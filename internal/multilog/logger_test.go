@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"svkit/pkg/tai64"
 )
 
@@ -236,6 +238,64 @@ func TestLoggerMatchesReference(t *testing.T) {
 				}
 				if !bytes.Equal(b, want) {
 					t.Errorf("script %d trial %d: %s = %.80q, want %.80q", si, trial, name, b, want)
+				}
+			}
+		}
+	}
+}
+
+// TestPipeMatchesReference is TestLoggerMatchesReference with the input
+// in a pipe, which Main peeks at and consumes (pipe.go): the writer
+// sends random chunks (a few hundred bytes: a peek is a handful of system
+// calls, which cost much more in one process with the writer than in
+// multilog) and sometimes pauses in the middle of a line, so
+// that starts of lines are held in the pipe and completed later.
+func TestPipeMatchesReference(t *testing.T) {
+	rnd := rand.New(rand.NewSource(2))
+	for si, sc := range scripts {
+		for trial := 0; trial < 3; trial++ {
+			input := genInput(rnd, 300)
+			wantDirs, wantAlerts, wantStatus := refRun(sc.args, input, stampFor(sc.args))
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cr := &chunkReader{data: input, rnd: rand.New(rand.NewSource(int64(trial))), max: []int{300, 1000, 1 << 20}[trial]}
+			wfd := int(w.Fd()) // blocking writes, without the poller's latency
+			go func() {
+				defer w.Close()
+				buf := make([]byte, 1<<20)
+				for {
+					n, err := cr.Read(buf)
+					if err != nil {
+						return
+					}
+					for p := buf[:n]; len(p) > 0; {
+						k, err := unix.Write(wfd, p)
+						if err != nil && err != unix.EINTR {
+							t.Error(err)
+							return
+						}
+						p = p[max(k, 0):]
+					}
+					if buf[n-1] != '\n' && cr.rnd.Intn(8) == 0 {
+						time.Sleep(3 * time.Millisecond)
+					}
+				}
+			}()
+			dirs, alerts, status := runIn(t, sc.args, r, sc.sizes)
+			r.Close()
+			for i := range wantDirs {
+				if !bytes.Equal(dirs[i], wantDirs[i]) {
+					t.Errorf("script %d trial %d dir %d: got %d bytes, want %d", si, trial, i, len(dirs[i]), len(wantDirs[i]))
+				}
+			}
+			if alerts != string(wantAlerts) {
+				t.Errorf("script %d trial %d: alerts differ: %d bytes, want %d", si, trial, len(alerts), len(wantAlerts))
+			}
+			for name, b := range status {
+				if !bytes.Equal(b, wantStatus[name]) {
+					t.Errorf("script %d trial %d: %s = %.80q, want %.80q", si, trial, name, b, wantStatus[name])
 				}
 			}
 		}

@@ -2,8 +2,9 @@
 // selects them with +/- patterns, and writes them to automatically rotated
 // log directories, an alert stream (e) and status files (=), as 0.76 does,
 // with crash-safe rotation (fsynced archives and directory), symlink-safe
-// file handling relative to each directory's descriptor, and one write per
-// input read and destination.
+// file handling relative to each directory's descriptor, one write per
+// input read and destination, and, on a pipe, input consumed only once its
+// lines are written, so that a SIGKILL loses nothing (pipe.go).
 package multilog
 
 // Kind is what one script argument does.
