@@ -92,30 +92,22 @@ func newTree(t *testing.T) *scanTree {
 	if err := os.Mkdir(tr.scan, 0755); err != nil {
 		t.Fatal(err)
 	}
-	var services []string
 	cmd := exec.Command(testenv.Prog(t, "svscan"), tr.scan)
 	cmd.Env = append(os.Environ(), "PATH="+testenv.Bin(t)+":"+os.Getenv("PATH"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := testenv.Start(t, cmd)
 	t.Cleanup(func() {
-		ents, _ := os.ReadDir(tr.scan)
-		for _, e := range ents {
-			services = append(services, filepath.Join(tr.scan, e.Name()))
-		}
-		var left []int
-		for _, d := range services {
-			if r, err := status.Read(filepath.Join(d, "supervise/status")); err == nil && r.Pid > 0 {
-				left = append(left, r.Pid)
-				for _, id := range proc.Descendants(r.Pid) {
-					left = append(left, id.Pid)
-				}
-			}
-		}
+		// svscan's supervise processes, the services and their children.
+		left := proc.Descendants(p.Pid())
 		syscall.Kill(p.Pid(), syscall.SIGTERM)
 		p.Wait(t, wait)
-		for _, pid := range left {
-			if testenv.Alive(pid) {
-				syscall.Kill(pid, syscall.SIGKILL)
+		deadline := time.Now().Add(5 * time.Second)
+		for _, id := range left {
+			for id.Alive() && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if id.Alive() {
+				syscall.Kill(id.Pid, syscall.SIGKILL)
 			}
 		}
 		testenv.RemoveGroupsUnder(tr.scan)
@@ -246,7 +238,7 @@ func TestHotLeafC(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "hot.pb.gz")
-			stderr, code := svprof(t, append(m.args, "-d", "1.5", "-o", out, dir)...)
+			stderr, code := svprof(t, append(m.args, "-F", "499", "-d", "1.5", "-o", out, dir)...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
@@ -343,7 +335,7 @@ func TestGoTwoThreads(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "burn.pb.gz")
-			stderr, code := svprof(t, append(m.args, "-d", "1.5", "-o", out, dir)...)
+			stderr, code := svprof(t, append(m.args, "-F", "499", "-d", "1.5", "-o", out, dir)...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
@@ -379,7 +371,8 @@ func TestGoTwoThreads(t *testing.T) {
 }
 
 // TestShellChildren: a run that is a shell starting two children, the
-// second after svprof has begun: both children's samples are in the
+// second after svprof has begun (so it is found by inheritance in thread
+// mode): both children's samples are in the
 // profile, told apart by their pid and comm labels.
 func TestShellChildren(t *testing.T) {
 	requirePerf(t)
@@ -397,10 +390,17 @@ func TestShellChildren(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			run := d + "/child1 &\nsleep 0.3\n" + d + "/child2 &\nwait\n"
+			// child2 starts once svprof runs (when d/go exists).
+			run := d + "/child1 &\nwhile [ ! -e " + d + "/go ]; do sleep 0.05; done\n" + d + "/child2 &\nwait\n"
 			dir := tr.service("sh-"+m.name, run, nil)
 			out := filepath.Join(d, "sh.pb.gz")
-			stderr, code := svprof(t, append(m.args, "-d", "1.5", "-o", out, dir)...)
+			sp := testenv.Start(t, exec.Command(testenv.Prog(t, "svprof"), append(m.args, "-F", "499", "-d", "2.5", "-o", out, dir)...))
+			time.Sleep(300 * time.Millisecond)
+			if err := os.WriteFile(filepath.Join(d, "go"), nil, 0644); err != nil {
+				t.Fatal(err)
+			}
+			code := sp.Wait(t, wait)
+			stderr := sp.Stderr.String()
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
@@ -440,7 +440,7 @@ func TestReplacedBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "hot.pb.gz")
-	stderr, code := svprof(t, "-p", "-d", "1", "-o", out, dir)
+	stderr, code := svprof(t, "-p", "-F", "499", "-d", "1", "-o", out, dir)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
