@@ -3,6 +3,7 @@ package svprof
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -187,4 +188,23 @@ func FuzzParseMapsLine(f *testing.F) {
 			t.Fatalf("empty mapping accepted: %+v", m)
 		}
 	})
+}
+
+// TestRefusedMessage: a refusal of perf_event_open says what refused and
+// the usual reasons.
+func TestRefusedMessage(t *testing.T) {
+	for _, e := range []error{unix.EACCES, unix.EPERM, unix.ENOSYS} {
+		if !refused(e) {
+			t.Errorf("%v not taken as a refusal", e)
+		}
+	}
+	if refused(unix.ESRCH) {
+		t.Errorf("ESRCH (a thread gone) taken as a refusal")
+	}
+	msg := runError(fmt.Errorf("%w: perf_event_open: %w", errRefused, unix.EPERM))
+	for _, want := range []string{"the kernel refuses perf events", "seccomp", "perf_event_paranoid"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
 }

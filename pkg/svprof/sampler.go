@@ -182,9 +182,10 @@ func (s *sampler) attachTask(tid int) error {
 	return nil
 }
 
-// loop drains the ring buffers every 100 ms and, in thread mode, looks for
-// new threads every 200 ms, until d has passed, ctx is done or the service
-// is down.
+// loop drains the ring buffers every 100 ms and every 500 ms checks that
+// the service is still there and, in thread mode, looks for processes that
+// inheritance did not bring in (a restarted run, a daemon that joined the
+// cgroup), until d has passed, ctx is done or the service is down.
 func (s *sampler) loop(ctx context.Context, d time.Duration) {
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
@@ -201,11 +202,10 @@ func (s *sampler) loop(ctx context.Context, d time.Duration) {
 		case <-tick.C:
 		}
 		s.drain()
-		if n%2 != 0 {
+		if n%5 != 0 {
 			continue
 		}
-		procs := s.svc.procs()
-		if len(procs) == 0 {
+		if !s.svc.alive() {
 			s.stats.Down = true
 			s.drain()
 			return

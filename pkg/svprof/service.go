@@ -122,6 +122,19 @@ func (s *service) procs() []int {
 	return out
 }
 
+// alive reports whether the service has a run or any process left in its
+// cgroup, without walking /proc.
+func (s *service) alive() bool {
+	if pid, err := s.pid(); err == nil && pid > 0 {
+		return true
+	}
+	if s.group == "" {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(s.group, "cgroup.procs"))
+	return err == nil && len(strings.TrimSpace(string(b))) > 0
+}
+
 // tasks lists the threads of pid.
 func tasks(pid int) []int {
 	d, err := os.Open("/proc/" + strconv.Itoa(pid) + "/task")
