@@ -7,14 +7,15 @@
 #   svprof999   svprof -F 999      perf999   perf record -g -F 999 -p PID
 # For each phase it reports the loop's throughput per CPU second of the
 # loop (iterations / (user+sys time of the loop), so the machine's other
-# load counts less) relative to the base phases of the same round, and the
-# profiler's own CPU time (user+sys) per second of sampling.
-# Usage: bench/svprof.sh [SECONDS] [ROUNDS]     (default 5 3)
+# load counts less), its drop against the base phase just before it in the
+# same round (median over rounds), and the profiler's own CPU time
+# (user+sys) per second of sampling.
+# Usage: bench/svprof.sh [SECONDS] [ROUNDS]     (default 4 10)
 # Needs root, gcc and Debian's linux-perf (scripts/deps installs it).
 set -eu
 cd "$(dirname "$0")/.."
-T=${1:-5}
-R=${2:-3}
+T=${1:-4}
+R=${2:-10}
 W=$(mktemp -d /tmp/svkit-bench-svprof.XXXXXX)
 CGO_ENABLED=0 go build -o "$W/bin/" ./cmd/supervise ./cmd/svc ./cmd/svprof
 
@@ -101,21 +102,22 @@ for r in $(seq "$R"); do
   phase perf999 perf record -q -g -F 999 -p "$PID" -o "$W/perf.data" -- sleep "$T"
 done > "$W/results"
 
-# Throughput relative to the median of the base phases; medians over rounds.
+# Throughput of each phase relative to the base phase just before it in
+# the same round (the machine's other load drifts slowly); medians over
+# the rounds.
 awk '
-  { rate[$1] = rate[$1] " " $2; cpu[$1] = cpu[$1] " " $3 }
+  $1 == "base" { base = $2 }
+  { ratio[$1] = ratio[$1] " " $2 / base; rate[$1] = rate[$1] " " $2; cpu[$1] = cpu[$1] " " $3 }
   function median(s,   a, n, i, j, t) {
     n = split(s, a, " ")
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
     return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
   END {
-    b = median(rate["base"])
     printf "%-10s %14s %10s %18s\n", "phase", "iter/cpu-s", "overhead", "profiler cpu/s"
     n = split("base svprof99 perf99 svprof999 perf999", order, " ")
     for (i = 1; i <= n; i++) {
       p = order[i]
-      m = median(rate[p])
-      printf "%-10s %14.1f %9.2f%% %17.2f%%\n", p, m, (1 - m / b) * 100, median(cpu[p]) * 100
+      printf "%-10s %14.1f %9.2f%% %17.2f%%\n", p, median(rate[p]), (1 - median(ratio[p])) * 100, median(cpu[p]) * 100
     }
   }' "$W/results"
