@@ -98,6 +98,11 @@ func (b *builder) endDrain() {
 // add adds one sample.
 func (b *builder) add(s sample) {
 	p := b.proc(s.pid)
+	// Counted on the kernel's chain: a recovered leaf caller does not
+	// make up for missing frame pointers further up.
+	if len(s.stack) <= 1 {
+		b.oneFrame++
+	}
 	if ret := b.leafCaller(s.pid, p, s); ret != 0 {
 		s.stack = append([]uint64{s.stack[0], ret}, s.stack[1:]...)
 		b.recovered++
@@ -118,9 +123,6 @@ func (b *builder) add(s sample) {
 	}
 	if len(locs) == 0 {
 		locs = append(locs, b.special("[unknown]"))
-	}
-	if len(s.stack) <= 1 {
-		b.oneFrame++
 	}
 	c, ok := p.comms[s.tid]
 	if !ok {

@@ -46,15 +46,19 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// buildC compiles testdata/NAME.c into dir with frame pointers in every
-// function, leaf functions included, and debug line tables.
-func buildC(t *testing.T, dir, name, out string) string {
+// buildC compiles testdata/NAME.c into dir, by default with frame
+// pointers (which gcc 12 still leaves out of leaf functions) and debug line
+// tables.
+func buildC(t *testing.T, dir, name, out string, flags ...string) string {
 	t.Helper()
+	if flags == nil {
+		flags = []string{"-O1", "-g", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer"}
+	}
 	gcc, err := exec.LookPath("gcc")
 	testenv.Require(t, err == nil, "gcc is not installed")
 	src, _ := filepath.Abs(filepath.Join("testdata", name+".c"))
 	bin := filepath.Join(dir, out)
-	cmd := exec.Command(gcc, "-O1", "-g", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer", "-o", bin, src)
+	cmd := exec.Command(gcc, append(flags, "-o", bin, src)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("gcc %s: %v\n%s", name, err, b)
 	}
@@ -295,6 +299,34 @@ func TestHotLeafC(t *testing.T) {
 				t.Errorf("go tool pprof -top does not show hot_leaf at 70%% or more:\n%s", top)
 			}
 		})
+	}
+}
+
+// TestNoFramePointers: a service built without frame pointers yields
+// one-frame stacks, and svprof says so.
+func TestNoFramePointers(t *testing.T) {
+	requirePerf(t)
+	tr := newTree(t)
+	bin := buildC(t, tr.root, "hot", "hot", "-O2", "-fomit-frame-pointer")
+	dir := tr.service("hot", "exec "+bin+"\n", nil)
+	out := filepath.Join(t.TempDir(), "hot.pb.gz")
+	stderr, code := svprof(t, "-F", "499", "-d", "1", "-o", out, dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !regexp.MustCompile(`(?m)^svprof: warning: \d+% of stacks are one frame deep: .*-fno-omit-frame-pointer`).MatchString(stderr) {
+		t.Errorf("no warning about one-frame stacks:\n%s", stderr)
+	}
+	summaryOf(t, stderr)
+	p := readProfile(t, out)
+	var hot int64
+	for _, s := range p.Sample {
+		if leafName(s) == "hot_leaf" {
+			hot += s.Value[0]
+		}
+	}
+	if hot*2 < total(p) {
+		t.Errorf("hot_leaf has %d of %d samples", hot, total(p))
 	}
 }
 
