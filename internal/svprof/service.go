@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"svkit/pkg/svdir"
 	"svkit/internal/proc"
+	"svkit/pkg/svdir"
 )
 
 // service is a supervised service directory: its run's pid comes from

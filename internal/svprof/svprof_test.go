@@ -15,8 +15,8 @@ import (
 	"github.com/google/pprof/profile"
 	"golang.org/x/sys/unix"
 
-	"svkit/internal/testenv"
 	"svkit/internal/proc"
+	"svkit/internal/testenv"
 	"svkit/pkg/svdir"
 )
 
