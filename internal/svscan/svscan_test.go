@@ -127,7 +127,7 @@ func TestKilledSupervise(t *testing.T) {
 				}
 				syscall.Kill(sup, syscall.SIGKILL)
 				syscall.Kill(run, syscall.SIGKILL)
-				testenv.WaitGone(t, sup, 2*time.Second, "the killed supervise reaped")
+				testenv.WaitGone(t, sup, 5*time.Second, "the killed supervise reaped")
 				if side.arg == "log" {
 					testenv.Control(t, logged, "c")
 				}
@@ -185,7 +185,7 @@ func TestRestartedSvscanJoinsPipe(t *testing.T) {
 			t.Fatalf("%s: supervise %d, run %d", side.dir, sup, run)
 		}
 		syscall.Kill(sup, syscall.SIGKILL)
-		testenv.WaitGone(t, sup, 2*time.Second, "the killed supervise reaped")
+		testenv.WaitGone(t, sup, 5*time.Second, "the killed supervise reaped")
 		alarm(t, p)
 		testenv.WaitFor(t, 5*time.Second, side.dir+"'s supervise started by the new svscan", func() bool {
 			s := superviseOf(side.dir, side.arg)
@@ -486,10 +486,15 @@ func TestPID1(t *testing.T) {
 func TestPID1Timeout(t *testing.T) {
 	tr := newTree(t, svkitPair)
 	svscan := testenv.Prog(t, "svscan")
-	stubborn := tr.service("stubborn", "trap '' TERM\nexec sleep 1000\n", "")
+	stubborn := tr.service("stubborn", "trap '' TERM\necho > ignoring\nexec sleep 1000\n", "")
 	p := tr.startCmd(unshare(t, svscan, "-k", "1", tr.scan))
 	pid1 := childOf(t, p.Pid(), svscan)
-	testenv.WaitFor(t, 5*time.Second, "stubborn up", func() bool { return testenv.PidOf(stubborn) != 0 })
+	// Up is not enough: until run has exec'd sleep, the shell may not
+	// have set TERM to be ignored yet, and would die of it.
+	testenv.WaitFor(t, 5*time.Second, "stubborn up, ignoring TERM", func() bool {
+		_, err := os.Stat(filepath.Join(stubborn, "ignoring"))
+		return testenv.PidOf(stubborn) != 0 && err == nil
+	})
 	syscall.Kill(pid1, syscall.SIGTERM)
 	if code := p.Wait(t, 10*time.Second); code != 111 {
 		t.Fatalf("PID 1 svscan exited %d, want 111", code)
