@@ -145,4 +145,3 @@ func (s *Splitter) Pending() int { return len(s.buf) }
 
 // Reset drops an unfinished line.
 func (s *Splitter) Reset() { s.buf, s.skip = s.buf[:0], false }
-
