@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -126,7 +127,9 @@ func (fl *Follower) drain(emit func(Line), warn func(string)) error {
 		return nil
 	}
 	out := fl.emitter(emit)
-	buf := make([]byte, chunk)
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := fl.f.ReadAt(buf, fl.off)
 		if n > 0 {
@@ -141,6 +144,10 @@ func (fl *Follower) drain(emit func(Line), warn func(string)) error {
 		}
 	}
 }
+
+// bufs holds the read buffers of drain, so that following many files
+// does not allocate one per read.
+var bufs = sync.Pool{New: func() any { b := make([]byte, chunk); return &b }}
 
 // merger holds followed lines back for at most a window, to put lines of
 // different services that arrive close together in time order.
