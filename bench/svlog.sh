@@ -4,8 +4,9 @@
 #   - last lines: `svlog -n 100` over SERVICES services whose log/main holds
 #     ARCHIVES archives of 100 stamped lines and a current of 50 (so the
 #     last 100 lines span current and one archive), against the shell way
-#     (`cat @*.s current | tail -n 100` per service, one Debian tai64nlocal,
-#     `sort` to merge by time); median wall and CPU seconds of RUNS rounds;
+#     (`cat @*.s current \\| tail -n 100` per service, one Debian tai64nlocal,
+#     `sort` to merge by time; and `tail -n 100 current` alone, which misses
+#     the archived half); median wall and CPU seconds of RUNS rounds;
 #   - following: `svlog -f -n 0` over SERVICES services, and `tail -q -n 0
 #     -F .../current | tai64nlocal`, while bench/svlogload writes RATE
 #     stamped lines a second in total for SECONDS seconds, renaming each
@@ -36,7 +37,11 @@ cat >"$work/shell-tail" <<EOS
 #!/bin/sh
 for d in $work/sv/*/log/main; do cat "\$d"/@*.s "\$d"/current | tail -n 100; done | $L | sort -s -k1,2
 EOS
-chmod +x "$work/shell-tail"
+cat >"$work/shell-current" <<EOS
+#!/bin/sh
+for d in $work/sv/*/log/main; do tail -n 100 "\$d"/current; done | $L | sort -s -k1,2
+EOS
+chmod +x "$work/shell-tail" "$work/shell-current"
 : >"$work/times"
 r=0
 while [ $r -lt "$runs" ]; do
@@ -44,10 +49,12 @@ while [ $r -lt "$runs" ]; do
   echo "svlog $(cat "$work/t")" >>"$work/times"
   /usr/bin/time -f "%e %U %S" -o "$work/t" "$work/shell-tail" >"$work/out.shell"
   echo "shell $(cat "$work/t")" >>"$work/times"
+  /usr/bin/time -f "%e %U %S" -o "$work/t" "$work/shell-current" >"$work/out.current"
+  echo "current $(cat "$work/t")" >>"$work/times"
   r=$((r + 1))
 done
 echo "last lines: $services services, $archives archives of 100 lines + current of 50 each, -n 100; median of $runs runs, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
-echo "svlog printed $(wc -l <"$work/out.svlog") lines, the shell way $(wc -l <"$work/out.shell")"
+echo "lines printed: svlog $(wc -l <"$work/out.svlog"), archives and current $(wc -l <"$work/out.shell"), current only $(wc -l <"$work/out.current")"
 echo
 echo "| reader | wall s | CPU s (user+sys) |"
 echo "|---|---:|---:|"
@@ -60,7 +67,8 @@ awk '
   }
   END {
     printf "| `svlog -n 100` | %.3f | %.3f |\n", median(e, "svlog", n["svlog"]), median(c, "svlog", n["svlog"])
-    printf "| `cat | tail -n 100 | tai64nlocal | sort` | %.3f | %.3f |\n", median(e, "shell", n["shell"]), median(c, "shell", n["shell"])
+    printf "| `cat @*.s current \\| tail -n 100`, `tai64nlocal`, `sort` | %.3f | %.3f |\n", median(e, "shell", n["shell"]), median(c, "shell", n["shell"])
+    printf "| `tail -n 100 current`, `tai64nlocal`, `sort` (no archives) | %.3f | %.3f |\n", median(e, "current", n["current"]), median(c, "current", n["current"])
   }' "$work/times"
 echo
 
