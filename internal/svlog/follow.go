@@ -68,6 +68,9 @@ func (fl *Follower) Poll(emit func(Line), warn func(string)) error {
 	if err := fl.drain(emit, warn); err != nil {
 		return err
 	}
+	if afterDrain != nil {
+		afterDrain()
+	}
 	var st unix.Stat_t
 	err := unix.Stat(fl.Dir+"/current", &st)
 	if err == unix.ENOENT {
@@ -80,8 +83,12 @@ func (fl *Follower) Poll(emit func(Line), warn func(string)) error {
 	if st.Ino == fl.ino {
 		return nil
 	}
-	// A rotation: the old current was drained above; a line it left
-	// unfinished is shown as it is.
+	// A rotation: read the old current to its end (it may have grown since
+	// the drain above, before it was renamed); a line it left unfinished
+	// is shown as it is.
+	if err := fl.drain(emit, warn); err != nil {
+		return err
+	}
 	if fl.sp.Pending() > 0 {
 		fl.sp.Write([]byte{'\n'}, fl.emitter(emit))
 	}
@@ -101,6 +108,10 @@ func (fl *Follower) Poll(emit func(Line), warn func(string)) error {
 	fl.f, fl.ino, fl.off, fl.gone = f, ino, 0, false
 	return fl.drain(emit, warn)
 }
+
+// afterDrain, when set by a test, runs between Poll's first drain and its
+// look at the directory: where a logger may write and rotate.
+var afterDrain func()
 
 // emitter returns the Splitter callback that makes Lines stamped, when
 // unstamped, with current's modification time.

@@ -412,3 +412,37 @@ func TestMerge(t *testing.T) {
 		t.Fatalf("got %s", got)
 	}
 }
+
+// TestFollowerRotationRace: lines written to current after Poll read it and
+// before multilog renamed it are shown before the new current's.
+func TestFollowerRotationRace(t *testing.T) {
+	dir := writeLog(t, map[string]string{"current": stamp(1) + "a\n"})
+	cur := filepath.Join(dir, "current")
+	tl, err := LastLines("x", dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, err := NewFollower("x", dir, tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Close()
+	afterDrain = func() {
+		afterDrain = nil
+		appendFile(t, cur, stamp(2)+"b\n")
+		if err := os.Rename(cur, filepath.Join(dir, "previous")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cur, []byte(stamp(3)+"c\n"), 0644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() { afterDrain = nil }()
+	var got []Line
+	if err := fl.Poll(func(l Line) { got = append(got, l) }, func(s string) { t.Error(s) }); err != nil {
+		t.Fatal(err)
+	}
+	if s := texts(got); s != "x:b|x:c" {
+		t.Fatalf("got %s", s)
+	}
+}
