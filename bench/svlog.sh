@@ -4,7 +4,7 @@
 #   - last lines: `svlog -n 100` over SERVICES services whose log/main holds
 #     ARCHIVES archives of 100 stamped lines and a current of 50 (so the
 #     last 100 lines span current and one archive), against the shell way
-#     (`cat @*.s current \\| tail -n 100` per service, one Debian tai64nlocal,
+#     (`cat @*.s current | tail -n 100` per service, one Debian tai64nlocal,
 #     `sort` to merge by time; and `tail -n 100 current` alone, which misses
 #     the archived half); median wall and CPU seconds of RUNS rounds;
 #   - following: `svlog -f -n 0` over SERVICES services, and `tail -q -n 0
