@@ -2,6 +2,7 @@ package svlog
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -444,5 +445,68 @@ func TestFollowerRotationRace(t *testing.T) {
 	}
 	if s := texts(got); s != "x:b|x:c" {
 		t.Fatalf("got %s", s)
+	}
+}
+
+// TestFollowLibrary follows two log directories in-process, as svhttpd
+// does: lines of both arrive through the callback in time order, and
+// cancelling the context ends Follow and its inotify reader.
+func TestFollowLibrary(t *testing.T) {
+	a := writeLog(t, map[string]string{"current": stamp(1) + "a0\n"})
+	b := writeLog(t, map[string]string{"current": stamp(2) + "b0\n"})
+	o := Open(nil, 0, "", func(s string) { t.Error(s) })
+	for _, d := range []struct{ name, dir string }{{"a", a}, {"b", b}} {
+		tl, err := LastLines(d.name, d.dir, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl, err := NewFollower(d.name, d.dir, tl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Followers = append(o.Followers, fl)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	lines := make(chan Line, 100)
+	done := make(chan error, 1)
+	before := runtime.NumGoroutine()
+	go func() {
+		done <- Follow(ctx, o.Followers, Window, func(ls []Line) {
+			for _, l := range ls {
+				lines <- l
+			}
+		}, func(s string) { t.Error(s) })
+	}()
+	time.Sleep(50 * time.Millisecond) // let the watches be set (a missed event waits for the 1 s rescan)
+	appendFile(t, filepath.Join(b, "current"), stamp(4)+"b1\n")
+	appendFile(t, filepath.Join(a, "current"), stamp(3)+"a1\n")
+	var got []Line
+	timeout := time.After(5 * time.Second)
+	for len(got) < 2 {
+		select {
+		case l := <-lines:
+			got = append(got, l)
+		case <-timeout:
+			t.Fatalf("got %s", texts(got))
+		}
+	}
+	if s := texts(got); s != "a:a1|b:b1" {
+		t.Errorf("got %s, want a1 (stamped earlier) first", s)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != context.Canceled {
+			t.Errorf("Follow returned %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Follow did not return after cancel")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Follow returned, %d before", n, before)
 	}
 }

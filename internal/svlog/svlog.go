@@ -26,6 +26,7 @@ const (
 type Opened struct {
 	Lines     []Line      // the last lines of every service, merged by time
 	Followers []*Follower // one per service read, positioned after Lines
+	Sources   []Source    // where each follower reads, in the same order
 	Failed    bool        // a service could not be read (not merely without a logger)
 }
 
@@ -63,6 +64,7 @@ func Open(dirs []string, n int, pick string, warn func(string)) *Opened {
 		}
 		groups = append(groups, t.Lines)
 		o.Followers = append(o.Followers, fl)
+		o.Sources = append(o.Sources, src)
 	}
 	o.Lines = Merge(groups)
 	return o
@@ -155,6 +157,11 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 	}
 	if len(o.Followers) == 0 {
 		return diag.Fatal(stderr, prog, diag.ExitTemp, "no log to follow")
+	}
+	for _, src := range o.Sources {
+		if !src.Running {
+			warn(src.Service + ": no logger runs; following " + src.Dir + " as it is")
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
