@@ -345,3 +345,31 @@ func TestUsage(t *testing.T) {
 		t.Errorf("-f without a log: exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestFollowWithoutLogger: a log found with no logger running is followed,
+// and svlog says that nothing new comes until one runs.
+func TestFollowWithoutLogger(t *testing.T) {
+	root := t.TempDir()
+	svc := filepath.Join(root, "quiet")
+	if err := os.MkdirAll(filepath.Join(svc, "log", "main"), 0755); err != nil {
+		t.Fatal(err)
+	}
+	cur := filepath.Join(svc, "log", "main", "current")
+	if err := os.WriteFile(cur, []byte("@"+string(tai64.FromTime(time.Now()).AppendHex(nil))+" old\n"), 0644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(testenv.Prog(t, "svlog"), "-f", svc)
+	p := testenv.Start(t, cmd)
+	want := "svlog: warning: " + svc + ": no logger runs; following " + svc + "/log/main as it is\n"
+	testenv.WaitFor(t, 5*time.Second, "the warning", func() bool { return p.Stderr.String() == want })
+	f, err := os.OpenFile(cur, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("@" + string(tai64.FromTime(time.Now()).AppendHex(nil)) + " new\n")
+	f.Close()
+	testenv.WaitFor(t, 5*time.Second, "the new line", func() bool { return strings.HasSuffix(p.Stdout.String(), " quiet: new\n") })
+	if s := p.Stdout.String(); strings.Count(s, "\n") != 2 || !strings.Contains(s, " quiet: old\n") {
+		t.Errorf("stdout %q", s)
+	}
+}
