@@ -136,12 +136,37 @@ func fromLogger(logDir string) ([]string, bool) {
 	if dirs == nil {
 		return nil, false
 	}
+	start := startDir(dirs, cwd, logDir)
 	for i, d := range dirs {
 		if !filepath.IsAbs(d) {
-			dirs[i] = filepath.Join(cwd, d)
+			dirs[i] = filepath.Join(start, d)
 		}
 	}
 	return dirs, true
+}
+
+// startDir returns the directory the logger's relative directories are
+// relative to. svkit's multilog stays where it was started, but 0.76's
+// changes into the directories it writes, so its working directory may be
+// one of them: the first of cwd, cwd without a trailing directory argument,
+// and logDir (where supervise starts log/run) under which a relative
+// directory holds a current.
+func startDir(dirs []string, cwd, logDir string) string {
+	cands := []string{cwd}
+	for _, d := range dirs {
+		if c := filepath.Clean(d); !filepath.IsAbs(c) && strings.HasSuffix(cwd, "/"+c) {
+			cands = append(cands, strings.TrimSuffix(cwd, "/"+c))
+		}
+	}
+	cands = append(cands, logDir)
+	for _, start := range cands {
+		for _, d := range dirs {
+			if !filepath.IsAbs(d) && hasCurrent(filepath.Join(start, d)) {
+				return start
+			}
+		}
+	}
+	return cwd
 }
 
 // ScriptDirs returns the directories of a multilog command line (argv as in

@@ -510,3 +510,31 @@ func TestFollowLibrary(t *testing.T) {
 		t.Errorf("%d goroutines after Follow returned, %d before", n, before)
 	}
 }
+
+// TestStartDir: relative directories of a multilog script are found from
+// svkit's multilog (still where it started), 0.76's (inside the last
+// directory it wrote) and a logger whose working directory says nothing.
+func TestStartDir(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"log/main", "log/sub/errors"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, d, "current"), nil, 0644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := filepath.Join(root, "log")
+	dirs := []string{"./sub/errors", "./main"}
+	for cwd, want := range map[string]string{
+		log:                      log,
+		log + "/main":            log,
+		log + "/sub/errors":      log,
+		"/":                      log,
+		root + "/elsewhere/main": log,
+	} {
+		if got := startDir(dirs, cwd, log); got != want {
+			t.Errorf("cwd %s: %s, want %s", cwd, got, want)
+		}
+	}
+}

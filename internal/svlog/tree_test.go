@@ -215,10 +215,16 @@ func logText(t *testing.T, dir string) []string {
 // TestFollow follows two services through forced rotations (svc -a) and a
 // logger killed mid-follow (svc -k): every line the log directory holds,
 // from the first svlog showed to the last, appears once, in time order.
+// It runs with svkit's multilog and with Debian's daemontools 0.76 one.
 func TestFollow(t *testing.T) {
+	t.Run("svkit", func(t *testing.T) { testFollow(t, "multilog") })
+	t.Run("debian", func(t *testing.T) { testFollow(t, testenv.Debian(t, "multilog")) })
+}
+
+func testFollow(t *testing.T, multilog string) {
 	tr := newTree(t)
-	alpha := tr.service("alpha", "0.01", "exec multilog t ./main\n")
-	beta := tr.service("beta", "0.015", "exec multilog t s4096 ./main\n")
+	alpha := tr.service("alpha", "0.01", "exec "+multilog+" t ./main\n")
+	beta := tr.service("beta", "0.015", "exec "+multilog+" t s4096 ./main\n")
 	tr.start()
 	waitLines(t, alpha+"/log/main/current", 5)
 	waitLines(t, beta+"/log/main/current", 5)
