@@ -80,8 +80,8 @@ type Formatter struct {
 	Local tai64n.Local
 }
 
-// Append appends the formatted line and a newline to dst.
-func (f *Formatter) Append(dst []byte, l *Line) []byte {
+// AppendTime appends the line's TIME as Append shows it, '~' included.
+func (f *Formatter) AppendTime(dst []byte, l *Line) []byte {
 	var ok bool
 	dst, ok = f.Local.Append(dst, l.Time)
 	if !ok {
@@ -91,6 +91,12 @@ func (f *Formatter) Append(dst []byte, l *Line) []byte {
 	if !l.Stamped {
 		dst = append(dst, '~')
 	}
+	return dst
+}
+
+// Append appends the formatted line and a newline to dst.
+func (f *Formatter) Append(dst []byte, l *Line) []byte {
+	dst = f.AppendTime(dst, l)
 	dst = append(dst, ' ')
 	dst = append(dst, l.Service...)
 	dst = append(dst, ": "...)

@@ -3,6 +3,7 @@ package svlog
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -536,5 +537,27 @@ func TestStartDir(t *testing.T) {
 		if got := startDir(dirs, cwd, log); got != want {
 			t.Errorf("cwd %s: %s, want %s", cwd, got, want)
 		}
+	}
+}
+
+// TestOpenErrors: Open tells a service without a log from one whose log
+// cannot be read, for callers that answer differently (404 and 500).
+func TestOpenErrors(t *testing.T) {
+	root := t.TempDir()
+	bad := filepath.Join(root, "bad")
+	if err := os.MkdirAll(filepath.Join(bad, "log", "main", "current"), 0755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bad, "log", "main", "current", "x"), []byte("x\n"), 0644); err != nil {
+		t.Fatal(err)
+	}
+	var warns []string
+	o := Open([]string{filepath.Join(root, "none"), bad}, 5, "", func(s string) { warns = append(warns, s) })
+	if len(o.Errors) != 2 || len(warns) != 2 || !o.Failed || len(o.Followers) != 0 {
+		t.Fatalf("errors %v, warnings %q, failed %v", o.Errors, warns, o.Failed)
+	}
+	var re *ReadError
+	if !errors.Is(o.Errors[0], ErrNoLogger) || errors.Is(o.Errors[1], ErrNoLogger) || !errors.As(o.Errors[1], &re) {
+		t.Errorf("errors %#v", o.Errors)
 	}
 }

@@ -28,6 +28,7 @@ type Opened struct {
 	Followers []*Follower // one per service read, positioned after Lines
 	Sources   []Source    // where each follower reads, in the same order
 	Failed    bool        // a service could not be read (not merely without a logger)
+	Errors    []error     // what was warned about: *FindError (errors.Is ErrNoLogger when there is no log) or *ReadError
 }
 
 // Open finds the log of every service directory in dirs, reads its last n
@@ -40,6 +41,7 @@ func Open(dirs []string, n int, pick string, warn func(string)) *Opened {
 	for _, d := range dirs {
 		src, err := Find(d, pick)
 		if err != nil {
+			o.Errors = append(o.Errors, err)
 			warn(err.Error())
 			if !isNoLogger(err) {
 				o.Failed = true
@@ -51,6 +53,7 @@ func Open(dirs []string, n int, pick string, warn func(string)) *Opened {
 		}
 		t, err := LastLines(src.Name, src.Dir, n)
 		if err != nil {
+			o.Errors = append(o.Errors, err)
 			warn(src.Service + ": " + err.Error())
 			o.Failed = true
 			continue
@@ -58,6 +61,7 @@ func Open(dirs []string, n int, pick string, warn func(string)) *Opened {
 		fl, err := NewFollower(src.Name, src.Dir, t)
 		if err != nil {
 			t.Current.Close()
+			o.Errors = append(o.Errors, err)
 			warn(src.Service + ": " + err.Error())
 			o.Failed = true
 			continue
