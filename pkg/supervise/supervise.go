@@ -26,9 +26,17 @@ import (
 	"svkit/pkg/proc"
 	"svkit/pkg/status"
 	"svkit/pkg/tai64"
+	"svkit/pkg/threads"
 )
 
 const prog = "supervise"
+
+// spareThreads is how many idle OS threads supervise makes at start-up
+// besides those busy then (sysmon, os/signal's two, the running one): its
+// goroutines that make system calls (the event loop, signal delivery, the
+// control FIFO, a watched pidfd, two readiness readers) and the runtime's
+// own (poller, scheduler) never need more than that at once.
+const spareThreads = 7
 
 // Delays between starts.
 const (
@@ -260,6 +268,9 @@ func (s *supervisor) loop() {
 
 	commands := make(chan []byte)
 	go s.readControl(commands)
+	// Every thread supervise will need, made before the service can
+	// fill a task limit: see package threads.
+	threads.Spare(spareThreads)
 
 	if s.idle() && s.want != status.WantDown {
 		s.start()
@@ -572,9 +583,12 @@ func (s *supervisor) start() {
 	s.startedReadiness(err == nil)
 	if err != nil {
 		if e := diag.Errno(err); e == unix.EAGAIN || e == unix.ENOMEM {
+			// As 0.76, which announces svc -u before it tries to
+			// fork: status shows the service wanted up and down.
 			s.warn("unable to fork for ", s.dir, ", sleeping 60 seconds: ", diag.Str(err))
 			removeRecord()
 			s.scheduleStart(time.Now().Add(forkRetryDelay))
+			s.announce()
 			return
 		}
 		// In 0.76 the forked child reports the failed exec and exits 111:

@@ -65,9 +65,19 @@ func hasChildren() bool {
 	return err != unix.ECHILD
 }
 
+// frozenWait bounds how long signalTree waits for the cgroup to freeze.
+const frozenWait = 200 * time.Millisecond
+
 // signalTree sends the signals to every process of the service, each
-// through a pidfd checked to name the process that was found.
+// through a pidfd checked to name the process that was found. A cgroup is
+// frozen meanwhile, so that nothing in it escapes by forking (a fork bomb
+// would fill every slot the signals free), and the signals take effect at
+// once when it is thawed.
 func (s *supervisor) signalTree(sigs ...unix.Signal) {
+	if s.group != nil && s.group.Freeze(true) == nil {
+		defer s.group.Freeze(false)
+		s.group.WaitFrozen(frozenWait)
+	}
 	for _, id := range s.tree() {
 		h, err := proc.Open(id)
 		if err != nil {
@@ -82,13 +92,9 @@ func (s *supervisor) signalTree(sigs ...unix.Signal) {
 	}
 }
 
-// killTree sends KILL to the service's process and its whole tree. A
-// cgroup is frozen meanwhile, so that nothing in it escapes by forking.
+// killTree sends KILL to the service's process and its whole tree.
 func (s *supervisor) killTree() {
 	s.signal(unix.SIGKILL)
-	if s.group != nil && s.group.Freeze(true) == nil {
-		defer s.group.Freeze(false)
-	}
 	s.signalTree(unix.SIGKILL)
 }
 

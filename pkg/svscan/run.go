@@ -11,6 +11,7 @@ import (
 
 	"svkit/pkg/diag"
 	"svkit/pkg/pathexec"
+	"svkit/pkg/threads"
 )
 
 // Interval is the time between two passes, as in 0.76.
@@ -20,6 +21,13 @@ const Interval = 5 * time.Second
 // so that a burst of creations costs one pass and a service directory made
 // in place (mkdir, then run and log/) is seen whole.
 const settle = 50 * time.Millisecond
+
+// spareThreads is how many idle OS threads svscan makes at start-up
+// besides those busy then (sysmon, os/signal's two, the running one): its
+// goroutines that make system calls (the scan loop, signal delivery, the
+// inotify and timerfd readers) and the runtime's own (poller, scheduler)
+// never need more than that at once.
+const spareThreads = 7
 
 // Exit codes of svscan. It runs forever unless an ordered shutdown ends it.
 const (
@@ -67,6 +75,9 @@ func (s *Scanner) Run(ordered bool, killAfter time.Duration) int {
 	}
 	created := watchDir()
 	clk := newClock()
+	// Every thread svscan will need, made before a service can fill a
+	// task limit: see package threads.
+	threads.Spare(spareThreads)
 	due := time.Now()
 	reset := func(d time.Duration) {
 		clk.arm(d)
