@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"svkit/internal/testenv"
+	svcontrol "svkit/pkg/control"
 	"svkit/pkg/status"
 )
 
@@ -187,10 +188,13 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 	for _, name := range []string{"a", "b"} {
 		waitStatus(t, dirs[name], name+" up", isUp)
 	}
-	testenv.WaitFor(t, wait, "supervise bomb to answer", func() bool {
-		_, err := os.Stat(filepath.Join(bomb, "supervise/status"))
-		return err == nil
-	})
+	// supervise/ok opens once supervise has made its threads.
+	for name, dir := range dirs {
+		testenv.WaitFor(t, wait, "supervise "+name+" to answer", func() bool {
+			ok, _ := svcontrol.OK(dir)
+			return ok
+		})
+	}
 	threads := map[string]int{"svscan": threadCount(scan.Pid())}
 	for name, pid := range sup {
 		threads[name] = threadCount(pid)

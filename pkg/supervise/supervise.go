@@ -79,6 +79,7 @@ type supervisor struct {
 
 	group   *cgroup.Group // the service's own cgroup, where available
 	control *os.File      // read end of supervise/control
+	chld    chan os.Signal
 
 	lastStart time.Time
 	restart   *time.Timer // pending automatic start
@@ -152,6 +153,13 @@ func (s *supervisor) setup() int {
 	s.adopt()
 	s.announce()
 	s.openNotifySocket()
+
+	// Every thread supervise will need is made before supervise/ok
+	// opens and before the service can fill a task limit: see package
+	// threads. os/signal's threads come first.
+	s.chld = make(chan os.Signal, 1)
+	signal.Notify(s.chld, syscall.SIGCHLD)
+	threads.Spare(spareThreads)
 
 	unix.Mkfifo("supervise/ok", 0600)
 	if _, err := openFIFO("supervise/ok", unix.O_RDONLY); err != nil {
@@ -262,15 +270,11 @@ func (s *supervisor) done() bool {
 
 // loop supervises until done.
 func (s *supervisor) loop() {
-	chld := make(chan os.Signal, 1)
-	signal.Notify(chld, syscall.SIGCHLD)
+	chld := s.chld
 	defer signal.Stop(chld)
 
 	commands := make(chan []byte)
 	go s.readControl(commands)
-	// Every thread supervise will need, made before the service can
-	// fill a task limit: see package threads.
-	threads.Spare(spareThreads)
 
 	if s.idle() && s.want != status.WantDown {
 		s.start()
