@@ -32,11 +32,14 @@ import (
 const prog = "supervise"
 
 // spareThreads is how many idle OS threads supervise makes at start-up
-// besides those busy then (sysmon, os/signal's two, the running one): its
-// goroutines that make system calls (the event loop, signal delivery, the
-// control FIFO, a watched pidfd, two readiness readers) and the runtime's
-// own (poller, scheduler) never need more than that at once.
-const spareThreads = 7
+// besides those busy then (sysmon, os/signal's two, the running one). The
+// Go runtime needs one thread per goroutine in a system call, one running
+// Go code and one waiting in the poller: for supervise's event loop, its
+// control FIFO and signal delivery, under a machine loaded enough to stall
+// any system call, up to 8 in all (a supervise with fewer died at 7). Five
+// more than at start-up cover that with room for a watched pidfd or a
+// readiness reader; every thread is a task against the limit, so no more.
+const spareThreads = 5
 
 // Delays between starts.
 const (

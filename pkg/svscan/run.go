@@ -23,11 +23,11 @@ const Interval = 5 * time.Second
 const settle = 50 * time.Millisecond
 
 // spareThreads is how many idle OS threads svscan makes at start-up
-// besides those busy then (sysmon, os/signal's two, the running one): its
-// goroutines that make system calls (the scan loop, signal delivery, the
-// inotify and timerfd readers) and the runtime's own (poller, scheduler)
-// never need more than that at once.
-const spareThreads = 7
+// besides those busy then (sysmon, os/signal's two, the running one): one
+// per goroutine of it that may be in a system call at once (the scan loop,
+// the inotify and timerfd readers) and the runtime's own (one running Go
+// code, one waiting in the poller), with room for one more.
+const spareThreads = 6
 
 // Exit codes of svscan. It runs forever unless an ordered shutdown ends it.
 const (
