@@ -6,6 +6,9 @@
 # round) is reported as MB/s, with the contender's own CPU seconds.
 #
 #   bench/multilog.sh [SIZE_MIB] [RUNS]      (default 128 MiB, 5 runs)
+#
+# With BEFORE=path/to/multilog, that binary (an earlier svkit multilog)
+# runs in the same rounds as "before-multilog[-t]".
 set -eu
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -47,10 +50,12 @@ while [ $r -lt "$runs" ]; do
   one "cat>file" "$in" sh -c "exec cat >$work/out"
   one "svkit-multilog-t" "$in" "$B/multilog" t s16777215 n20 "$D"
   one "0.76-multilog-t" "$in" /usr/bin/multilog t s16777215 n20 "$D"
+  [ -n "${BEFORE:-}" ] && one "before-multilog-t" "$in" "$BEFORE" t s16777215 n20 "$D"
   one "s6-log-t" "$in" /usr/bin/s6-log t s16777215 n20 "$D"
   one "svlogd-tt" "$in" /usr/bin/svlogd -tt "$D"
   one "svkit-multilog" "$in" "$B/multilog" s16777215 n20 "$D"
   one "0.76-multilog" "$in" /usr/bin/multilog s16777215 n20 "$D"
+  [ -n "${BEFORE:-}" ] && one "before-multilog" "$in" "$BEFORE" s16777215 n20 "$D"
   one "s6-log" "$in" /usr/bin/s6-log s16777215 n20 "$D"
   one "svlogd" "$in" /usr/bin/svlogd "$D"
   one "svkit-tai64n" "$in" sh -c "exec $B/tai64n >/dev/null"
@@ -83,8 +88,12 @@ awk -v bytes="$bytes" -v sbytes="$sbytes" '
       printf "| %s | %.0f | %.2f | %.2f |\n", name, rate[name], me, mc
     }
     print ""
-    printf "ratios: multilog t svkit/0.76 %.1fx, svkit/cat %.0f%%; multilog svkit/0.76 %.1fx; tai64n svkit/0.76 %.1fx; tai64nlocal svkit/0.76 %.1fx\n",
+    printf "ratios: multilog t svkit/0.76 %.1fx, svkit/cat %.0f%%; multilog svkit/0.76 %.1fx, svkit/cat %.0f%%; tai64n svkit/0.76 %.1fx; tai64nlocal svkit/0.76 %.1fx\n",
       rate["svkit-multilog-t"] / rate["0.76-multilog-t"], 100 * rate["svkit-multilog-t"] / rate["cat>file"],
-      rate["svkit-multilog"] / rate["0.76-multilog"], rate["svkit-tai64n"] / rate["0.76-tai64n"],
-      rate["svkit-tai64nlocal"] / rate["0.76-tai64nlocal"]
+      rate["svkit-multilog"] / rate["0.76-multilog"], 100 * rate["svkit-multilog"] / rate["cat>file"],
+      rate["svkit-tai64n"] / rate["0.76-tai64n"], rate["svkit-tai64nlocal"] / rate["0.76-tai64nlocal"]
+    if ("before-multilog-t" in rate)
+      printf "before: multilog t %.0f%% of cat, multilog %.0f%% of cat; after/before: t %.2fx, plain %.2fx\n",
+        100 * rate["before-multilog-t"] / rate["cat>file"], 100 * rate["before-multilog"] / rate["cat>file"],
+        rate["svkit-multilog-t"] / rate["before-multilog-t"], rate["svkit-multilog"] / rate["before-multilog"]
   }' "$work/times"

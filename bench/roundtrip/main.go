@@ -31,7 +31,7 @@ import (
 	"sort"
 	"time"
 
-	"svkit/pkg/status"
+	"svkit/pkg/svdir"
 )
 
 func main() {
@@ -107,7 +107,7 @@ func (b *bench) svcRun(letter string) error {
 }
 
 // waitFor polls the status file until cond holds.
-func (b *bench) waitFor(what string, cond func(status.Record) bool) error {
+func (b *bench) waitFor(what string, cond func(svdir.Status) bool) error {
 	deadline := time.Now().Add(b.timeout)
 	path := filepath.Join(b.dir, "supervise", "status")
 	for {
@@ -123,24 +123,27 @@ func (b *bench) waitFor(what string, cond func(status.Record) bool) error {
 }
 
 // read returns the status in daemontools' terms.
-func (b *bench) read(path string) (status.Record, error) {
-	if !b.s6 {
-		return status.Read(path)
-	}
+func (b *bench) read(path string) (svdir.Status, error) {
 	raw, err := os.ReadFile(path)
+	if !b.s6 {
+		if err != nil {
+			return svdir.Status{}, err
+		}
+		return svdir.DecodeStatus(raw)
+	}
 	if err != nil || len(raw) < 32 {
-		return status.Record{}, fmt.Errorf("s6 status: %v (%d bytes)", err, len(raw))
+		return svdir.Status{}, fmt.Errorf("s6 status: %v (%d bytes)", err, len(raw))
 	}
 	// s6 keeps the wanted state in its flags byte; the benchmark only
 	// needs the pid, so "up" is any pid.
-	return status.Record{Pid: int(binary.BigEndian.Uint64(raw[24:32])), Want: status.WantUp}, nil
+	return svdir.Status{Pid: int(binary.BigEndian.Uint64(raw[24:32])), Want: svdir.WantUp}, nil
 }
 
 func (b *bench) up() error {
 	if err := b.svcRun("u"); err != nil {
 		return err
 	}
-	return b.waitFor("up", func(r status.Record) bool { return r.Pid != 0 && r.Want == status.WantUp })
+	return b.waitFor("up", func(r svdir.Status) bool { return r.Pid != 0 && r.Want == svdir.WantUp })
 }
 
 func (b *bench) roundTrip() (time.Duration, error) {
@@ -159,7 +162,7 @@ func (b *bench) roundTrip() (time.Duration, error) {
 	if err := b.svcRun("d"); err != nil {
 		return 0, err
 	}
-	if err := b.waitFor("down", func(r status.Record) bool { return r.Pid == 0 }); err != nil {
+	if err := b.waitFor("down", func(r svdir.Status) bool { return r.Pid == 0 }); err != nil {
 		return 0, err
 	}
 	if err := b.up(); err != nil {

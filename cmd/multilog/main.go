@@ -5,9 +5,9 @@ package main
 import (
 	"os"
 
-	"svkit/pkg/multilog"
+	"svkit/internal/multilog"
 )
 
 func main() {
-	os.Exit(multilog.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(multilog.Main(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }

@@ -1,7 +1,7 @@
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
 
-// Command pgrphack is daemontools 0.76's pgrphack; the logic is in svkit/pkg/chain.
+// Command pgrphack is daemontools 0.76's pgrphack; the logic is in svkit/internal/chain.
 //
 // The go:debug lines stop the runtime's container-aware GOMAXPROCS from
 // keeping cgroup files open for the life of the process: a chain-loader
@@ -12,9 +12,9 @@ package main
 import (
 	"os"
 
-	"svkit/pkg/chain"
+	"svkit/internal/chain"
 )
 
 func main() {
-	os.Exit(chain.Main("pgrphack", os.Args, os.Stderr))
+	os.Exit(chain.Pgrphack(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }

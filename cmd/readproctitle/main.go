@@ -1,13 +1,13 @@
 // Command readproctitle keeps the most recent bytes of its input in its last
-// argument, where ps shows them. See package proctitle.
+// argument, where ps shows them. See package readproctitle.
 package main
 
 import (
 	"os"
 
-	"svkit/pkg/proctitle"
+	"svkit/internal/readproctitle"
 )
 
 func main() {
-	os.Exit(proctitle.Run(os.Args, os.Stdin, proctitle.ArgvArea))
+	os.Exit(readproctitle.Main(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }

@@ -12,7 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
-	"svkit/pkg/supervise"
+	"svkit/internal/supervise"
 )
 
 func main() {
@@ -26,5 +26,5 @@ func main() {
 	// supervise near 4.5 MB RSS instead of 7, for a GC of well under a
 	// millisecond every few hundred restarts.
 	debug.SetGCPercent(20)
-	os.Exit(supervise.Main(os.Args[1:], os.Stderr))
+	os.Exit(supervise.Main(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }

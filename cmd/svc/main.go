@@ -4,7 +4,7 @@ package main
 import (
 	"os"
 
-	"svkit/pkg/svc"
+	"svkit/internal/svc"
 )
 
-func main() { os.Exit(svc.Main(os.Args, os.Stdout, os.Stderr)) }
+func main() { os.Exit(svc.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)) }

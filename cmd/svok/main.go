@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"svkit/pkg/svok"
+	"svkit/internal/svok"
 )
 
-func main() { os.Exit(svok.Main(os.Args, os.Stdout, os.Stderr)) }
+func main() { os.Exit(svok.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)) }

@@ -6,7 +6,7 @@ package main
 import (
 	"os"
 
-	"svkit/pkg/svscan"
+	"svkit/internal/svscan"
 )
 
-func main() { os.Exit(svscan.Main(os.Args, os.Stderr)) }
+func main() { os.Exit(svscan.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)) }

@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"svkit/pkg/svscanboot"
+	"svkit/internal/svscanboot"
 )
 
-func main() { os.Exit(svscanboot.Main(os.Args, os.Stderr)) }
+func main() { os.Exit(svscanboot.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)) }

@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"svkit/pkg/svstat"
+	"svkit/internal/svstat"
 )
 
-func main() { os.Exit(svstat.Main(os.Args, os.Stdout, os.Stderr)) }
+func main() { os.Exit(svstat.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)) }

@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"svkit/pkg/svwait"
+	"svkit/internal/svwait"
 )
 
-func main() { os.Exit(svwait.Main(os.Args, os.Stdout, os.Stderr)) }
+func main() { os.Exit(svwait.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)) }

@@ -4,9 +4,9 @@ package main
 import (
 	"os"
 
-	"svkit/pkg/stamp"
+	"svkit/internal/tai64n"
 )
 
 func main() {
-	os.Exit(stamp.TAI64N(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(tai64n.TAI64N(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }

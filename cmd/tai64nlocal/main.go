@@ -5,9 +5,9 @@ package main
 import (
 	"os"
 
-	"svkit/pkg/stamp"
+	"svkit/internal/tai64n"
 )
 
 func main() {
-	os.Exit(stamp.TAI64NLocal(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(tai64n.TAI64NLocal(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }

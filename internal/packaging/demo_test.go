@@ -18,7 +18,7 @@ import (
 func TestDemoCheck(t *testing.T) {
 	tmp := t.TempDir()
 	t.Cleanup(func() {
-		if n := killUnder(t, tmp); n > 0 {
+		if n := testenv.KillUnder(t, tmp); n > 0 {
 			t.Errorf("scripts/demo --check left %d processes running", n)
 		}
 	})
@@ -51,7 +51,7 @@ func TestDemoStopsOnTERM(t *testing.T) {
 
 func demoStops(t *testing.T, sig syscall.Signal) {
 	tmp := t.TempDir()
-	t.Cleanup(func() { killUnder(t, tmp) })
+	t.Cleanup(func() { testenv.KillUnder(t, tmp) })
 	cmd := exec.Command(filepath.Join(testenv.Root(), "scripts/demo"), "--keep")
 	cmd.Dir = testenv.Root()
 	cmd.Env = append(baseEnv(), "TMPDIR="+tmp)
@@ -80,7 +80,7 @@ func demoStops(t *testing.T, sig syscall.Signal) {
 	if code := p.Wait(t, 30*time.Second); code != 0 {
 		t.Errorf("the demo exited %d after %v, want 0:\n%s", code, sig, readBack(t, outf))
 	}
-	if n := len(procsUnder(tmp)); n > 0 {
+	if n := len(testenv.ProcsUnder(tmp)); n > 0 {
 		t.Errorf("%d processes still run in the demo's directory after %v:\n%s", n, sig, readBack(t, outf))
 	}
 	fi, err := os.Stat(current)

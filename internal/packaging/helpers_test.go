@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -133,51 +132,6 @@ func run(t testing.TB, bin, dir, name string, args ...string) (string, int) {
 	return b.String(), code
 }
 
-// procsUnder lists the processes whose working directory is dir or below
-// it: everything a supervision tree rooted there runs (svscan, supervise,
-// the services, their loggers).
-func procsUnder(dir string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	self := os.Getpid()
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd")
-		if err != nil {
-			continue
-		}
-		if (cwd == dir || strings.HasPrefix(cwd, dir+"/")) && testenv.Alive(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// killUnder kills, by pid, every process left with its working directory
-// under dir, and reports how many there were.
-func killUnder(t testing.TB, dir string) int {
-	t.Helper()
-	n := 0
-	for round := 0; round < 50; round++ {
-		pids := procsUnder(dir)
-		if len(pids) == 0 {
-			return n
-		}
-		if round == 0 {
-			n = len(pids)
-		}
-		for _, pid := range pids {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Errorf("processes still running under %s: %v", dir, procsUnder(dir))
-	return n
-}
-
 // stopTree stops a supervision tree the way an operator does: svscan (by
 // pid) first, then svc -dx on the services, then on their loggers. It
 // fails the test if anything is still running under root afterwards and
@@ -204,10 +158,10 @@ func stopTree(t testing.TB, bin, root, scandir string, svscanPid int) {
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for len(procsUnder(root)) > 0 && time.Now().Before(deadline) {
+	for len(testenv.ProcsUnder(root)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := killUnder(t, root); n > 0 {
+	if n := testenv.KillUnder(t, root); n > 0 {
 		t.Errorf("%d processes were still running under %s after svc -dx; killed them", n, root)
 	}
 }

@@ -60,15 +60,6 @@ func svstatPid(t *testing.T, bin, dir string) string {
 	return m[1]
 }
 
-func inode(t *testing.T, path string) uint64 {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi.Sys().(*syscall.Stat_t).Ino
-}
-
 // TestInstallRootRunsAndUpgrades installs into a staging root, runs the
 // installed programs on a scan directory, then upgrades them underneath the
 // running tree: the binaries are replaced (new inodes, no ETXTBSY), the
@@ -114,9 +105,9 @@ func TestInstallRootRunsAndUpgrades(t *testing.T) {
 
 	// Upgrade underneath the running tree.
 	pid := svstatPid(t, bin, svcdir)
-	before := inode(t, filepath.Join(bin, "supervise"))
+	before := testenv.Inode(t, filepath.Join(bin, "supervise"))
 	outu := install(t, "upgrade", "--root", root, "--bin", testenv.Bin(t))
-	if inode(t, filepath.Join(bin, "supervise")) == before {
+	if testenv.Inode(t, filepath.Join(bin, "supervise")) == before {
 		t.Errorf("package/upgrade did not replace supervise with a new file:\n%s", outu)
 	}
 	checkInstalled(t, bin, filepath.Join(root, "usr/local/share/man/man8"))

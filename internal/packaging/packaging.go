@@ -1,5 +1,6 @@
 // Package packaging holds the tests of what turns the svkit source into an
 // installed, booted, documented system: package/compile, package/install,
+// package/deb (the Debian packages svkit and svkit-run),
 // package/upgrade, the boot files, the man pages, the README's quick start
 // and scripts/demo. It has no code of its own; the helpers below are shared
 // by those tests.

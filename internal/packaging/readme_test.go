@@ -78,7 +78,7 @@ func TestReadmeQuickStart(t *testing.T) {
 			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		}
 		if pid == 0 {
-			killUnder(t, root)
+			testenv.KillUnder(t, root)
 			return
 		}
 		stopTree(t, bin, root, scan, pid)

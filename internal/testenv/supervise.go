@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"svkit/pkg/control"
-	"svkit/pkg/status"
+	"svkit/pkg/svdir"
 )
 
 // StartSupervise runs a supervise program (svkit's or 0.76's) on dir until
@@ -21,8 +20,8 @@ func StartSupervise(t testing.TB, prog, dir string) *Proc {
 	t.Helper()
 	p := Start(t, exec.Command(prog, dir))
 	t.Cleanup(func() {
-		r, _ := status.Read(dir + "/supervise/status")
-		control.Send(dir, "dx")
+		r, _ := svdir.ReadStatusOf(dir)
+		svdir.Send(dir, "dx")
 		deadline := time.Now().Add(5 * time.Second)
 		for !p.Exited() && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
@@ -33,7 +32,7 @@ func StartSupervise(t testing.TB, prog, dir string) *Proc {
 		RemoveGroup(dir)
 	})
 	WaitFor(t, 15*time.Second, "supervise to start", func() bool {
-		ok, _ := control.OK(dir)
+		ok, _ := svdir.OK(dir)
 		return ok
 	})
 	return p

@@ -1,10 +1,14 @@
-// Package testenv is what svkit's integration tests share: the programs built
-// once per test binary, the location of Debian's daemontools for the interop
-// tests, bounded polling, and processes that are cleaned up by pid.
+// Package testenv is the kit svkit's integration tests share: the programs
+// built once per test binary, the location of Debian's daemontools for the
+// interop tests, prerequisites that fail under CI and skip elsewhere,
+// bounded polling, processes cleaned up by pid, supervise processes and
+// their cgroups (supervise.go), and looks into /proc and supervise/ for
+// tests (proc.go).
 package testenv
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -289,8 +293,8 @@ func Run(t testing.TB, dir string, stdin string, name string, args ...string) (s
 	err := cmd.Run()
 	code := 0
 	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
 			t.Fatalf("run %s %v: %v", name, args, err)
 		}
 		code = ee.ExitCode()

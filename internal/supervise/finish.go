@@ -1,0 +1,67 @@
+package supervise
+
+// The finish hook: runit's ./finish, run after run exits, with run's exit
+// code and signal as arguments; the service shows down meanwhile.
+
+import (
+	"strconv"
+	"time"
+
+	"svkit/internal/diag"
+	"svkit/internal/proc"
+)
+
+// Files of the service directory for the finish hook.
+const (
+	fileFinish        = "finish"         // run after run exits, as runit's ./finish
+	fileTimeoutFinish = "timeout-finish" // ms after which finish gets KILL
+)
+
+// finishing is what supervise knows of a running ./finish.
+type finishing struct {
+	finish           *proc.Handle // the running ./finish
+	finishKill       timer        // KILL of a finish that outlives timeout-finish
+	startAfterFinish bool         // svc -u or -o came while finish ran
+}
+
+// startFinish runs ./finish with run's exit code (or -1) and signal (or 0)
+// as arguments, as runit does, if it exists. It reports whether it runs.
+func (s *supervisor) startFinish() bool {
+	if !isExecutable(fileFinish) {
+		return false
+	}
+	argv := []string{"./finish", strconv.Itoa(s.exitCode), strconv.Itoa(s.exitSignal)}
+	pid, err := startHelper(argv...)
+	if err != nil {
+		s.warn("unable to start ", s.dir, "/finish: ", diag.Str(err))
+		return false
+	}
+	id, _ := proc.Lookup(pid)
+	id.Pid = pid
+	h, err := proc.Open(id)
+	if err != nil {
+		h = proc.FromFD(id, -1)
+	}
+	s.finish = h
+	if ms, err := strconv.ParseUint(readConfig(fileTimeoutFinish), 10, 32); err == nil && ms > 0 {
+		s.finishKill.set(time.Duration(ms) * time.Millisecond)
+	}
+	return true
+}
+
+// finishDone continues after ./finish has exited.
+func (s *supervisor) finishDone() {
+	s.finish.Close()
+	s.finish = nil
+	s.finishKill.stop()
+	s.extDirty = true
+	if s.startAfterFinish {
+		// svc -u or -o arrived while finish ran.
+		s.startAfterFinish = false
+		if s.idle() {
+			s.start()
+		}
+		return
+	}
+	s.afterDown()
+}

@@ -1,0 +1,747 @@
+// Package supervise is the supervisor of one service directory, daemontools
+// 0.76's supervise: it starts ./run, restarts it when it dies, obeys the
+// one-letter commands written to supervise/control and publishes the 18-byte
+// supervise/status record that svstat and svok read.
+//
+// Beyond 0.76 (README, "Differences from daemontools 0.76"): it acts on every
+// command at once, limiting only automatic restarts to one a second; it
+// records the service's process in supervise/process and re-adopts it after
+// a crash of supervise instead of starting a second copy; it stops the whole
+// process tree (through the service's cgroup where there is one, else as the
+// subreaper of its orphans); it keeps the opt-in per-service files of
+// config.go (readiness, back-off, pidfile, finish, down-signal,
+// timeout-kill) and writes svkit's extended files (supervise/info, runit's
+// pid and stat).
+package supervise
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"path"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"svkit/internal/cgroup"
+	"svkit/internal/diag"
+	"svkit/internal/proc"
+	"svkit/internal/threads"
+	"svkit/pkg/svdir"
+	"svkit/pkg/tai64"
+)
+
+const prog = "supervise"
+
+// spareThreads is how many idle OS threads supervise makes at start-up
+// besides those busy then (sysmon, os/signal's two, the running one). The
+// Go runtime needs one thread per goroutine in a system call, one running
+// Go code and one waiting in the poller: for supervise's event loop, its
+// control FIFO and signal delivery, under a machine loaded enough to stall
+// any system call, up to 8 in all (a supervise with fewer died at 7). Five
+// more than at start-up cover that with room for a watched pidfd or a
+// readiness reader; every thread is a task against the limit, so no more.
+const spareThreads = 5
+
+// Delays between starts.
+const (
+	restartDelay   = time.Second      // at most one automatic start a second
+	forkRetryDelay = 60 * time.Second // after fork itself failed, as 0.76
+)
+
+// Main runs supervise with its arguments (without the program name) and
+// returns the exit code. It changes the process's working directory and
+// never returns while the service is supervised, so it is meant to own the
+// process; tests run the built binary.
+func Main(argv []string, _ io.Reader, _, stderr io.Writer) int {
+	if len(argv) != 2 {
+		return diag.Usage(stderr, prog, "supervise dir")
+	}
+	s := &supervisor{dir: argv[1], stderr: stderr, want: svdir.WantUp}
+	if code := s.setup(); code != 0 {
+		return code
+	}
+	s.loop()
+	s.announce()
+	s.writeInfo()
+	return 0
+}
+
+type supervisor struct {
+	dir    string
+	stderr io.Writer
+	self   int // supervise's own pid
+	pgrp   int // supervise's (and run's) process group
+	sess   int // and session
+
+	main      *proc.Handle // the service's process: run, adopted or followed; nil when down
+	mainChild bool         // main is our child, so its death comes through wait4
+	mainIsRun bool         // main is the ./run we forked (not adopted or followed)
+	paused    bool         // meaningful only while main != nil
+	want      byte         // svdir.WantUp, WantDown or WantOnce
+	exit      bool         // svc -x: exit once the service is down
+	when      tai64.Label  // time of the last state change
+
+	group   *cgroup.Group // the service's own cgroup, where available
+	control *os.File      // read end of supervise/control
+	chld    chan os.Signal
+
+	lastStart time.Time
+	restart   timer // pending automatic start
+	kill      timer // pending KILL of a stopping service's tree
+
+	leftovers // what run left behind, ended before supervise exits or starts run again
+
+	following bool // run exited 0; waiting for pidfile to name the daemon
+	followEnd time.Time
+	follow    timer // next look for the pid file
+
+	exited chan int // pids of watched non-child processes that exited
+
+	gotTerm      bool // TERM was sent to the service's process (runit's stat flag)
+	statusDirty  bool // status needs rewriting once the commands at hand are done
+	extDirty     bool // info, stat and pid need rewriting
+	ext          extFiles
+	history      // exit history, back-off and the finish script
+	failedStarts // failed starts of ./run
+	readiness    // whether and how the service says it is ready
+}
+
+// setup performs 0.76's start-up sequence. It returns 0 or an exit code.
+func (s *supervisor) setup() int {
+	s.self = os.Getpid()
+	s.pgrp = unix.Getpgrp()
+	s.sess, _ = unix.Getsid(0)
+	s.exited = make(chan int, 1)
+	s.readyC = make(chan int, 1)
+	s.notifyC = make(chan notifyMsg, 1)
+	s.notifyW = -1
+	s.exitCode = -1 // no run has ended yet
+	if err := os.Chdir(s.dir); err != nil {
+		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to chdir to ", s.dir, ": ", diag.Str(err))
+	}
+	if _, err := os.Stat(svdir.DownFile); err == nil {
+		s.want = svdir.WantDown
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to stat ", s.dir, "/down: ", diag.Str(err))
+	}
+	svdir.MakeDir("")
+
+	lock, err := unix.Open(svdir.LockPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0600)
+	if err == nil {
+		err = unix.Flock(lock, unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err != nil {
+		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to acquire ", s.dir, "/", svdir.LockPath, ": ", diag.Str(err))
+	}
+	// The lock fd stays open for the life of the process; it is
+	// close-on-exec, so run does not hold it.
+
+	unix.Mkfifo(svdir.ControlPath, 0600)
+	rfd, err := openFIFO(svdir.ControlPath, unix.O_RDONLY)
+	if err != nil {
+		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to read ", s.dir, "/", svdir.ControlPath, ": ", fifoErr(err))
+	}
+	// Holding a write end open means reads never see end of file.
+	if _, err := openFIFO(svdir.ControlPath, unix.O_WRONLY); err != nil {
+		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to write ", s.dir, "/", svdir.ControlPath, ": ", fifoErr(err))
+	}
+	s.control = os.NewFile(uintptr(rfd), svdir.ControlPath)
+
+	// Orphans of the service are reparented to supervise, so that a stop
+	// can reach them; where cgroup v2 is writable the service also gets a
+	// cgroup of its own, named after the directory's identity.
+	proc.SetChildSubreaper()
+	s.openGroup()
+
+	s.stamp()
+	s.adopt()
+	s.announce()
+	s.setupReadiness()
+
+	// Every thread supervise will need is made before supervise/ok
+	// opens and before the service can fill a task limit: see package
+	// threads. os/signal's threads come first.
+	s.chld = make(chan os.Signal, 1)
+	signal.Notify(s.chld, syscall.SIGCHLD)
+	threads.Spare(spareThreads)
+
+	unix.Mkfifo(svdir.OKPath, 0600)
+	if _, err := openFIFO(svdir.OKPath, unix.O_RDONLY); err != nil {
+		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to read ", s.dir, "/", svdir.OKPath, ": ", fifoErr(err))
+	}
+	return 0
+}
+
+// openGroup opens the service's cgroup, if cgroup v2 is there to use and
+// the service directory has no no-cgroup file. The cgroup is named after
+// the directory's identity (device and inode).
+func (s *supervisor) openGroup() {
+	if _, err := os.Lstat(fileNoCgroup); err == nil {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Stat(".", &st) != nil {
+		return
+	}
+	g, err := cgroup.Open("svkit-" + strconv.FormatUint(st.Dev, 16) + "-" + strconv.FormatUint(st.Ino, 16))
+	if err != nil {
+		return
+	}
+	// A predecessor killed while it had the cgroup frozen (killTree)
+	// left it so: the service, and every run started into it, would
+	// stay stopped.
+	g.Freeze(false)
+	s.group = g
+}
+
+// adopt takes over a service that a previous supervise of this directory
+// left running, as named by the process record, instead of starting a
+// second copy.
+func (s *supervisor) adopt() {
+	r, ok := readRecord()
+	id := r.id
+	if ok && id.Pid == 0 {
+		// The previous supervise was killed while it started run.
+		if s.group != nil {
+			id, ok = startedIn(s.group, id.Start)
+		} else {
+			id, ok = startedHere(r, s.self)
+		}
+	}
+	var in proc.Info
+	alive := false
+	if ok {
+		var err error
+		in, err = proc.Stat(id.Pid)
+		alive = err == nil && in.Start == id.Start && in.Live()
+	}
+	if ok && r.id.Pid != 0 && !alive && s.want != svdir.WantDown && readConfig(filePidfile) != "" {
+		// run is gone, but the previous supervise may have been killed
+		// before it saw run exit 0 and leave the daemon of pidfile: look
+		// for the daemon as it would have.
+		s.startFollowing(id.Start)
+		return
+	}
+	if !alive {
+		removeRecord()
+		return
+	}
+	h, err := proc.Open(id)
+	if err != nil {
+		removeRecord()
+		return
+	}
+	if r.id.Pid != 0 && r.inode != 0 && h.Inode() != r.inode {
+		// The pid was taken again within the same clock tick.
+		h.Close()
+		removeRecord()
+		return
+	}
+	s.setMain(h, in.PPid == s.self)
+	if r, err := svdir.ReadStatusOf("."); err == nil && r.Pid == id.Pid {
+		s.when, s.paused = r.When, r.Paused
+	} else {
+		// Its start was never announced: it has been up since it
+		// started.
+		s.when = tai64.FromTime(time.Now().Add(-id.Age()))
+	}
+}
+
+// openFIFO opens one of supervise's FIFOs without following a symlink and
+// checks that it is a FIFO.
+func openFIFO(path string, mode int) (int, error) {
+	return svdir.OpenFIFO(unix.AT_FDCWD, path, mode)
+}
+
+// fifoErr is the text for an error of openFIFO.
+func fifoErr(err error) string { return svdir.ErrText(err) }
+
+func (s *supervisor) warn(parts ...string) { diag.Warn(s.stderr, prog, parts...) }
+
+// pid is the pid status shows: the service's process, or 0.
+func (s *supervisor) pid() int {
+	if s.main == nil {
+		return 0
+	}
+	return s.main.Pid
+}
+
+// done reports whether supervise may exit: svc -x was received, the service
+// is down, no stop is still in progress and nothing of the service is left
+// (or it got KILL).
+func (s *supervisor) done() bool {
+	return s.exit && s.main == nil && !s.following && !s.kill.pending() && s.finish == nil &&
+		!s.held && s.endedAt.IsZero()
+}
+
+// loop supervises until done.
+func (s *supervisor) loop() {
+	chld := s.chld
+	defer signal.Stop(chld)
+
+	commands := make(chan []byte)
+	go s.readControl(commands)
+
+	if s.idle() && s.want != svdir.WantDown {
+		s.start()
+	}
+	for !s.done() {
+		if s.extDirty {
+			// The extended files follow the status record, written
+			// once the events at hand are handled: a command or a
+			// death arriving meanwhile is handled first, and the
+			// files are written once for both.
+			select {
+			case <-chld:
+				s.reap()
+				continue
+			case cmds := <-commands:
+				s.commands(cmds)
+				commands <- nil
+				continue
+			default:
+			}
+			s.writeInfo()
+		}
+		select {
+		case <-chld:
+			s.reap()
+		case pid := <-s.exited:
+			if s.main != nil && !s.mainChild && s.main.Pid == pid {
+				s.mainDied(nil)
+				s.checkLeftovers()
+			}
+		case <-s.restart.C:
+			s.restart.fired()
+			s.backoffUntil = time.Time{}
+			if s.idle() && s.want == svdir.WantUp && !s.exit {
+				s.restarts++
+				s.start()
+			}
+		case gen := <-s.readyC:
+			if gen == s.generation && s.main != nil {
+				s.becomeReady()
+			}
+		case m := <-s.notifyC:
+			s.notified(m)
+		case <-s.check.C:
+			s.check.fired()
+			s.runCheck()
+		case <-s.finishKill.C:
+			s.finishKill.fired()
+			if s.finish != nil {
+				s.finish.Signal(unix.SIGKILL)
+			}
+		case <-s.kill.C:
+			s.kill.fired()
+			s.killTree()
+		case <-s.sweep.C:
+			s.sweep.fired()
+			s.sweepLeftovers()
+		case <-s.follow.C:
+			s.follow.fired()
+			s.tryFollow()
+		case cmds := <-commands:
+			s.commands(cmds)
+			commands <- nil // hand the buffer back
+		}
+	}
+	if s.group != nil && s.main == nil && len(s.group.Procs()) == 0 {
+		s.group.Remove()
+	}
+}
+
+// readControl delivers the bytes written to supervise/svdir. The file is
+// non-blocking, so reads wait in the runtime's poller and cost nothing while
+// idle.
+func (s *supervisor) readControl(out chan []byte) {
+	buf := make([]byte, 512)
+	for {
+		n, err := s.control.Read(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			s.warn("unable to read ", s.dir, "/", svdir.ControlPath, ": ", diag.Str(err))
+			time.Sleep(time.Second)
+			continue
+		}
+		out <- buf[:n]
+		<-out
+	}
+}
+
+// commands acts on the bytes of one read from supervise/svdir. The
+// status file is written once for all of them: a burst of commands (a
+// script's loop, or junk written into the FIFO) costs one write per read,
+// not one per byte, so a command queued behind it is not kept waiting.
+func (s *supervisor) commands(cmds []byte) {
+	for _, c := range cmds {
+		s.command(c)
+	}
+	if s.statusDirty {
+		s.announce()
+	}
+}
+
+// command acts on one control byte. Unknown bytes are ignored, as in 0.76.
+func (s *supervisor) command(c byte) {
+	switch c {
+	case svdir.CmdDown:
+		s.want = svdir.WantDown
+		s.cancelRestart()
+		s.held = false
+		if s.main != nil {
+			sig := s.downSignal()
+			s.signal(sig)
+			s.signal(unix.SIGCONT)
+			s.gotTerm = sig == unix.SIGTERM
+			s.paused = false
+			s.armKill()
+		} else if s.following {
+			s.abandonFollowing()
+		} else {
+			s.endDown()
+		}
+		s.statusDirty = true
+	case svdir.CmdUp:
+		s.want = svdir.WantUp
+		s.restarts, s.deaths = 0, 0
+		s.startNow()
+	case svdir.CmdOnce:
+		s.want = svdir.WantOnce
+		s.restarts, s.deaths = 0, 0
+		s.startNow()
+	case svdir.CmdAlarm:
+		s.signal(unix.SIGALRM)
+	case svdir.CmdHangup:
+		s.signal(unix.SIGHUP)
+	case svdir.CmdKill:
+		s.signal(unix.SIGKILL)
+	case svdir.CmdTerm:
+		s.signal(unix.SIGTERM)
+		s.gotTerm = s.main != nil
+	case svdir.CmdInterrupt:
+		s.signal(unix.SIGINT)
+	case svdir.CmdPause:
+		s.paused = true
+		s.statusDirty = true
+		s.signal(unix.SIGSTOP)
+	case svdir.CmdContinue:
+		s.paused = false
+		s.statusDirty = true
+		s.signal(unix.SIGCONT)
+	case svdir.CmdExit:
+		s.exit = true
+		s.statusDirty = true
+		if s.main == nil && !s.following && !s.held {
+			s.endDown()
+		}
+	}
+}
+
+// signal sends sig to the service's process, if it is up, through its
+// pidfd: a recycled pid is never signalled.
+func (s *supervisor) signal(sig unix.Signal) {
+	if s.main != nil {
+		s.main.Signal(sig)
+	}
+}
+
+// reap collects every exited child: run, and orphans of the service that
+// were reparented to supervise.
+func (s *supervisor) reap() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			break
+		}
+		switch {
+		case s.main != nil && s.mainChild && pid == s.main.Pid:
+			s.mainDied(&ws)
+		case s.finish != nil && pid == s.finish.Pid:
+			s.finishDone()
+		case s.checkPid != 0 && pid == s.checkPid:
+			s.checkDone(ws)
+		}
+	}
+	s.checkLeftovers()
+}
+
+// mainDied handles the end of the service's process. ws is nil when it was
+// not our child and its exit status is unknown.
+func (s *supervisor) mainDied(ws *unix.WaitStatus) {
+	wasRun, started := s.mainIsRun, s.main.Start
+	s.main.Close()
+	s.main = nil
+	s.gotTerm = false
+	s.stopReadiness()
+	s.recordExit(ws)
+	if wasRun && ws != nil && ws.Exited() && ws.ExitStatus() == 0 && s.want != svdir.WantDown && readConfig(filePidfile) != "" {
+		// A daemon that puts itself in the background: wait for its
+		// pid file before calling the service down.
+		s.startFollowing(started)
+		return
+	}
+	removeRecord()
+	s.serviceDown()
+}
+
+// serviceDown publishes that the service is down, finishes a stop (the rest
+// of the tree goes too), runs ./finish if there is one, and then schedules
+// the restart.
+func (s *supervisor) serviceDown() {
+	s.stamp()
+	s.diedAt = time.Now()
+	if s.want != svdir.WantUp || s.exit {
+		s.endDown()
+	} else {
+		// What run left behind goes before the next run starts.
+		s.endLeftovers()
+		s.restartAt = s.nextStart()
+	}
+	if s.startFinish() {
+		s.announce()
+		return
+	}
+	s.announce()
+	s.afterDown()
+}
+
+// afterDown schedules the automatic restart of a service that is down and
+// wanted up.
+func (s *supervisor) afterDown() {
+	if s.want == svdir.WantUp && !s.exit && s.idle() {
+		s.scheduleStart(s.restartAt)
+	}
+}
+
+// startNow starts run for svc -u or -o: at once if nothing runs, or as
+// soon as finish is done. The start announces the new wanted state with
+// the new pid; otherwise it is announced once the commands at hand are
+// done.
+func (s *supervisor) startNow() {
+	if s.idle() {
+		s.start()
+		return
+	}
+	if s.finish != nil {
+		s.startAfterFinish = true
+	}
+	s.statusDirty = true
+}
+
+// idle reports whether nothing of the service runs or is about to: run is
+// down, no pid file is awaited, finish is not running and no start waits
+// for the previous run's leftovers.
+func (s *supervisor) idle() bool {
+	return s.main == nil && !s.following && s.finish == nil && !s.held
+}
+
+// scheduleStart starts run at the given time, or now if that has passed.
+func (s *supervisor) scheduleStart(at time.Time) {
+	d := time.Until(at)
+	if d <= 0 {
+		s.start()
+		return
+	}
+	s.cancelRestart()
+	s.restart.set(d)
+	s.backoffUntil = at
+	s.extDirty = true
+}
+
+func (s *supervisor) cancelRestart() {
+	if s.restart.pending() {
+		s.restart.stop()
+		s.backoffUntil = time.Time{}
+	}
+}
+
+// armKill schedules KILL for the whole tree after timeout-kill, if set.
+func (s *supervisor) armKill() {
+	if s.kill.pending() {
+		return
+	}
+	if d := s.timeoutKill(); d > 0 {
+		s.kill.set(d)
+	}
+}
+
+func (s *supervisor) cancelKill() { s.kill.stop() }
+
+var runArgv = []string{"./run"}
+
+// start forks and execs ./run with supervise's stdio and environment, in
+// supervise's session and process group (and the service's cgroup).
+func (s *supervisor) start() {
+	s.cancelRestart()
+	if s.holdStart() {
+		return
+	}
+	s.lastStart = time.Now()
+	// Should supervise die before the new pid is recorded, the record
+	// tells its successor to look for the run in the cgroup.
+	writeStarting(proc.Now(), s.pgrp, s.sess)
+	files, env := s.prepareReadiness()
+	pid, pidfd, err := s.fork(files, env)
+	s.startedReadiness(err == nil)
+	if err != nil {
+		if e := diag.Errno(err); e == unix.EAGAIN || e == unix.ENOMEM {
+			// As 0.76, which announces svc -u before it tries to
+			// fork: status shows the service wanted up and down.
+			s.forkFailed(err)
+			removeRecord()
+			s.scheduleStart(time.Now().Add(forkRetryDelay))
+			s.announce()
+			return
+		}
+		// In 0.76 the forked child reports the failed exec and exits 111:
+		// run was up for an instant. Say the same (startFailed) and retry
+		// a second later.
+		s.startFailed(err)
+		removeRecord()
+		s.stamp()
+		s.announce()
+		if s.want == svdir.WantUp && !s.exit {
+			s.scheduleStart(s.lastStart.Add(restartDelay))
+		}
+		return
+	}
+	// The child is not reaped before we do it, so its pid cannot be
+	// reused while we read its start time.
+	id, _ := proc.Lookup(pid)
+	id.Pid = pid
+	var h *proc.Handle
+	if pidfd >= 0 {
+		h = proc.FromFD(id, pidfd)
+	} else if h, err = proc.Open(id); err != nil {
+		h = proc.FromFD(id, -1)
+	}
+	s.setMain(h, true)
+	s.mainIsRun = true
+	s.startSucceeded()
+	s.stamp()
+	s.announce()
+}
+
+// runFiles are run's descriptors when no readiness fd is asked for.
+var runFiles = []uintptr{0, 1, 2}
+
+// startHelper starts one of the service's helper programs (./finish,
+// ./check) with supervise's stdio and environment. Helpers are not part of
+// the service: they run outside its cgroup.
+func startHelper(argv ...string) (int, error) {
+	return syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{Env: os.Environ(), Files: runFiles})
+}
+
+// fork starts ./run, in the service's cgroup if there is one. If starting
+// into the cgroup fails where starting without it works, the cgroup is
+// given up for good.
+func (s *supervisor) fork(files []uintptr, env []string) (pid, pidfd int, err error) {
+	try := func(useGroup bool) (int, int, error) {
+		pidfd := -1
+		sys := &syscall.SysProcAttr{PidFD: &pidfd}
+		if useGroup {
+			sys.UseCgroupFD = true
+			sys.CgroupFD = s.group.Fd()
+		}
+		pid, err := syscall.ForkExec("./run", runArgv, &syscall.ProcAttr{
+			Env:   env,
+			Files: files,
+			Sys:   sys,
+		})
+		return pid, pidfd, err
+	}
+	if s.group == nil {
+		return try(false)
+	}
+	pid, pidfd, err = try(true)
+	if err == nil {
+		return
+	}
+	if pid, pidfd, err2 := try(false); err2 == nil {
+		s.warn("unable to start ", s.dir, "/run in cgroup ", s.group.Path, ": ", diag.Str(err), "; not using cgroups")
+		s.group.Close()
+		s.group = nil
+		return pid, pidfd, nil
+	}
+	return pid, pidfd, err
+}
+
+// setMain makes h the service's process and records it for a successor.
+func (s *supervisor) setMain(h *proc.Handle, child bool) {
+	s.main, s.mainChild, s.mainIsRun = h, child, false
+	s.paused = false
+	if err := writeRecord(h); err != nil {
+		s.warn("unable to write ", s.dir, "/", recordFile, ": ", diag.Str(err))
+	}
+	if !child {
+		s.watch(h)
+	}
+}
+
+// watch reports on s.exited when a process that is not our child exits:
+// its pidfd becomes readable, which the runtime's poller waits for.
+func (s *supervisor) watch(h *proc.Handle) {
+	fd, err := unix.FcntlInt(uintptr(h.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	pid := h.Pid
+	go func() {
+		defer f.Close()
+		if rc, err := f.SyscallConn(); err == nil {
+			rc.Read(func(fd uintptr) bool {
+				p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+				n, _ := unix.Poll(p, 0)
+				return n > 0
+			})
+		}
+		s.exited <- pid
+	}()
+}
+
+// stamp records now as the time of the last state change.
+func (s *supervisor) stamp() { s.when = tai64.FromTime(time.Now()) }
+
+// announce replaces supervise/status with the current state, through
+// status.new and a rename as 0.76 does, so readers never see a torn record.
+func (s *supervisor) announce() {
+	s.statusDirty = false
+	rec := svdir.Status{When: s.when, Pid: s.pid(), Paused: s.paused, Want: s.want}
+	if err := svdir.WriteStatus(unix.AT_FDCWD, rec); err != nil {
+		s.warnReplace(err)
+	}
+	s.extDirty = true
+}
+
+// warnReplace warns of a failed svdir.Replace in 0.76's words: "unable to
+// open DIR/supervise/status.new: ...", "unable to write ...", "unable to
+// rename DIR/supervise/status.new to status: ...".
+func (s *supervisor) warnReplace(err error) {
+	var pe *os.PathError
+	if !errors.As(err, &pe) {
+		s.warn("unable to write ", s.dir, "/", svdir.Dir, ": ", diag.Str(err))
+		return
+	}
+	text := diag.Str(pe.Err)
+	if diag.Errno(pe.Err) == 0 {
+		text = pe.Err.Error()
+	}
+	if pe.Op == "rename" {
+		s.warn("unable to rename ", s.dir, "/", pe.Path, " to ", strings.TrimSuffix(path.Base(pe.Path), ".new"), ": ", text)
+		return
+	}
+	s.warn("unable to ", pe.Op, " ", s.dir, "/", pe.Path, ": ", text)
+}

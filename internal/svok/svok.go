@@ -1,0 +1,39 @@
+// Package svok is daemontools' svok: it exits 0 when a supervise is running
+// for a service directory, 100 when none is (or on a usage error), 111 on
+// any other failure.
+//
+//	svok dir
+package svok
+
+import (
+	"io"
+
+	"golang.org/x/sys/unix"
+
+	"svkit/internal/diag"
+	"svkit/pkg/svdir"
+)
+
+const prog = "svok"
+
+// Main runs svok with argv (argv[0] is the program name). Like 0.76 it takes
+// no options and looks only at its first argument.
+func Main(argv []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(argv) < 2 {
+		return diag.Usage(stderr, prog, "svok dir")
+	}
+	dir := argv[1]
+	dfd, err := svdir.OpenDir(dir)
+	if err != nil {
+		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to chdir to ", dir, ": ", diag.Str(err))
+	}
+	defer unix.Close(dfd)
+	ok, err := svdir.OKAt(dfd)
+	if err != nil {
+		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to open ", dir, "/supervise/ok: ", svdir.ErrText(err))
+	}
+	if !ok {
+		return diag.ExitUsage
+	}
+	return 0
+}

@@ -1,0 +1,156 @@
+package svscan
+
+import (
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"svkit/internal/eintr"
+	"svkit/internal/proc"
+	"svkit/pkg/svdir"
+)
+
+// retry is how often an ordered shutdown retries a control write that
+// failed (a supervise that has not opened its FIFO yet).
+const retry = 50 * time.Millisecond
+
+// Shutdown takes the whole tree down in order and returns svscan's exit
+// code. Every service is told "dx" (down, then exit) through its
+// supervise/control FIFO; once a service's supervise has exited, its log
+// supervise is told "x" and svscan closes its copy of the pipe's write end,
+// so the logger reads what is left in the pipe, sees end of file and exits,
+// and its supervise exits after it. Nothing is restarted meanwhile. A
+// supervise that an earlier svscan started (this one was started again
+// while it ran) is told the same and waited for through supervise/ok: it
+// holds the same pipe, so the logger sees end of file only once it is gone
+// too. What is still running after killAfter gets SIGKILL: as PID 1 every
+// process in the namespace, otherwise the supervise processes this svscan
+// started and the service processes their status files name.
+func (s *Scanner) Shutdown(sigs <-chan os.Signal, killAfter time.Duration) int {
+	deadline := time.NewTimer(killAfter)
+	defer deadline.Stop()
+	tick := time.NewTicker(retry)
+	defer tick.Stop()
+	s.Reap()
+	for !s.advance() {
+		select {
+		case sig := <-sigs:
+			if sig == unix.SIGCHLD {
+				s.Reap()
+			}
+		case <-tick.C:
+			s.Reap()
+		case <-deadline.C:
+			s.killAll(os.Getpid() == 1)
+			return ExitKilled
+		}
+	}
+	return ExitShutdown
+}
+
+// allDown reports whether no supervise svscan started is running.
+func (s *Scanner) allDown() bool { return len(s.byPid) == 0 }
+
+// advance sends what each entry needs next in an ordered shutdown and
+// reports whether every supervise is gone.
+func (s *Scanner) advance() bool {
+	done := s.allDown()
+	for _, e := range s.entries {
+		if e.finished {
+			continue
+		}
+		if !e.serviceGone {
+			if e.pid != 0 || supervised(e.name) {
+				if !e.downSent && tell(e.name, "dx") == nil {
+					e.downSent = true
+				}
+				done = false
+				continue
+			}
+			e.serviceGone = true
+		}
+		if e.log && (e.logPid != 0 || supervised(e.name+"/log")) {
+			done = false
+			if !e.logSent {
+				if tell(e.name+"/log", "x") != nil {
+					continue // try again; the pipe stays open meanwhile
+				}
+				e.logSent = true
+			}
+			e.closeWrite()
+			continue
+		}
+		e.closeWrite()
+		e.finished = true
+	}
+	return done
+}
+
+// supervised reports whether a supervise runs in dir (it holds
+// supervise/ok open), as svok does.
+func supervised(dir string) bool {
+	ok, _ := svdir.OK(dir)
+	return ok
+}
+
+// tell writes letters to DIR/supervise/control, as svc does, but without
+// ever blocking: a write that does not fit now is tried again later.
+func tell(dir, letters string) error {
+	fd, err := svdir.OpenFIFO(unix.AT_FDCWD, dir+"/"+svdir.ControlPath, unix.O_WRONLY)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	_, err = eintr.Retry(func() (int, error) { return unix.Write(fd, []byte(letters)) })
+	return err
+}
+
+// killAll sends SIGKILL to what is left and reaps it, waiting at most a
+// second.
+func (s *Scanner) killAll(pid1 bool) {
+	if pid1 {
+		unix.Kill(-1, unix.SIGKILL)
+	} else {
+		for _, e := range s.entries {
+			if e.pid != 0 {
+				killService(e.name, e.pid)
+			}
+			if e.logPid != 0 {
+				killService(e.name+"/log", e.logPid)
+			}
+		}
+	}
+	end := time.Now().Add(time.Second)
+	for time.Now().Before(end) {
+		s.Reap()
+		if s.allDown() && !pid1 {
+			return
+		}
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil); err == unix.ECHILD {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// killService kills a supervise process and the service process its status
+// file names, if that process is still the supervise's child.
+func killService(dir string, supervisePid int) {
+	if r, err := svdir.ReadStatusOf(dir); err == nil && r.Pid > 0 {
+		if parentOf(int(r.Pid)) == supervisePid {
+			unix.Kill(int(r.Pid), unix.SIGKILL)
+		}
+	}
+	unix.Kill(supervisePid, unix.SIGKILL)
+}
+
+// parentOf returns the parent pid of pid from /proc, or 0.
+func parentOf(pid int) int {
+	in, err := proc.Stat(pid)
+	if err != nil {
+		return 0
+	}
+	return in.PPid
+}

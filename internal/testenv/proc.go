@@ -1,0 +1,143 @@
+package testenv
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"svkit/internal/proc"
+	"svkit/pkg/svdir"
+)
+
+// PidOf returns the pid that dir's supervise/status shows, or 0 when it is
+// down or the status cannot be read.
+func PidOf(dir string) int {
+	r, err := svdir.ReadStatusOf(dir)
+	if err != nil {
+		return 0
+	}
+	return r.Pid
+}
+
+// Control writes letters to dir/supervise/control as svc does, failing the
+// test if they cannot be delivered.
+func Control(t testing.TB, dir, letters string) {
+	t.Helper()
+	if err := svdir.Send(dir, letters); err != nil {
+		t.Fatalf("control %s %q: %v", dir, letters, err)
+	}
+}
+
+// ProcState returns the state letter of pid (R, S, D, T, Z, ...) from
+// /proc, or 0 when there is no such process.
+func ProcState(pid int) byte {
+	in, err := proc.Stat(pid)
+	if err != nil {
+		return 0
+	}
+	return in.State
+}
+
+// Cmdline returns the arguments of pid from /proc, nil when it is gone.
+func Cmdline(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+}
+
+// FDCount returns how many descriptors pid has open, or -1 when that
+// cannot be read.
+func FDCount(pid int) int {
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// WaitGone waits until pid has left /proc altogether (reaped, not even a
+// zombie), failing the test after timeout.
+func WaitGone(t testing.TB, pid int, timeout time.Duration, what string) {
+	t.Helper()
+	WaitFor(t, timeout, what, func() bool {
+		_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+		return err != nil
+	})
+}
+
+// ProcsUnder lists the live processes whose working directory is dir or
+// below it: everything a supervision tree rooted there runs (svscan,
+// supervise, the services, their loggers). The test process itself is
+// never listed.
+func ProcsUnder(dir string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	self := os.Getpid()
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		cwd, err := os.Readlink("/proc/" + e.Name() + "/cwd")
+		if err != nil {
+			continue
+		}
+		if (cwd == dir || strings.HasPrefix(cwd, dir+"/")) && Alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// KillUnder kills, by pid, every process working under root until none is
+// left, removes the cgroups of the service directories there, and returns
+// how many processes there were at first. It fails the test if some
+// survive for 5 seconds.
+func KillUnder(t testing.TB, root string) int {
+	t.Helper()
+	n := -1
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		pids := ProcsUnder(root)
+		if n < 0 {
+			n = len(pids)
+		}
+		if len(pids) == 0 {
+			RemoveGroupsUnder(root)
+			return n
+		}
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("processes still running under %s: %v", root, ProcsUnder(root))
+	return n
+}
+
+// ReadFile returns the content of path, failing the test if it cannot be
+// read.
+func ReadFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Inode returns the inode number of path (following symlinks), failing the
+// test if it cannot be had.
+func Inode(t testing.TB, path string) uint64 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}

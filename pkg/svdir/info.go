@@ -1,0 +1,207 @@
+package svdir
+
+// supervise/info is the text file in which
+// svkit's supervise publishes the state that the 18-byte supervise/status
+// record has no room for: readiness, the last exit, the restart count, the
+// back-off deadline, whether finish is running. It is replaced through a
+// rename on every change, so a reader sees one whole version.
+//
+// The format is one "key=value" per line, in this order:
+//
+//	state=up|down|finish    down: nothing runs; finish: ./finish runs
+//	pid=N                   the service's process, 0 when not up
+//	since=NS                Unix nanoseconds of the last state change: exactly the
+//	                        time stamp of the status record written with it, which
+//	                        lets readers tell a matching info file from a stale one
+//	ready=0|1               the service said it is ready (or has no readiness source)
+//	readysince=NS           when it became ready, 0 if not ready
+//	started=NS              when run was last started, 0 if never
+//	exitcode=N              the last run's exit code, -1 if killed by a signal or unknown
+//	exitsignal=N            the signal that killed it, 0 if none
+//	restarts=N              automatic restarts since the service was last wanted up
+//	backoff=NS              when the next automatic start is due, 0 if none pending
+//	statustext=TEXT         STATUS= of the last sd_notify message, newlines as spaces
+//	supervisor=N            the pid of the supervisor writing this file
+//	exited=NS               when the last run ended, 0 if none has
+//	starterror=TEXT         why the last start failed, in words ("run is not
+//	                        executable (chmod +x run)"); empty when the last
+//	                        start succeeded
+//	starterrorat=NS         when that start failed, 0 if none did
+//	startfailures=N         starts that failed in a row, 0 after a success
+//	startfailedsince=NS     when the first of them failed, 0 if none
+//
+// Unknown keys are ignored by readers, so later versions may add keys.
+
+import (
+	"bufio"
+	"bytes"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The states of Info.State.
+const (
+	StateDown   = "down"
+	StateUp     = "up"
+	StateFinish = "finish"
+)
+
+// Info is the extended state of one service.
+type Info struct {
+	State      string
+	Pid        int
+	Since      int64
+	Ready      bool
+	ReadySince int64
+	Started    int64
+	ExitCode   int
+	ExitSignal int
+	Restarts   int
+	Backoff    int64
+	StatusText string
+
+	Supervisor       int
+	Exited           int64
+	StartError       string
+	StartErrorAt     int64
+	StartFailures    int
+	StartFailedSince int64
+}
+
+// Encode returns the file content.
+func (in *Info) Encode() []byte {
+	b := make([]byte, 0, 256)
+	kv := func(k, v string) {
+		b = append(b, k...)
+		b = append(b, '=')
+		b = append(b, v...)
+		b = append(b, '\n')
+	}
+	num := func(k string, v int64) { kv(k, strconv.FormatInt(v, 10)) }
+	kv("state", in.State)
+	num("pid", int64(in.Pid))
+	num("since", in.Since)
+	ready := "0"
+	if in.Ready {
+		ready = "1"
+	}
+	kv("ready", ready)
+	num("readysince", in.ReadySince)
+	num("started", in.Started)
+	num("exitcode", int64(in.ExitCode))
+	num("exitsignal", int64(in.ExitSignal))
+	num("restarts", int64(in.Restarts))
+	num("backoff", in.Backoff)
+	kv("statustext", oneLine(in.StatusText))
+	num("supervisor", int64(in.Supervisor))
+	num("exited", in.Exited)
+	kv("starterror", oneLine(in.StartError))
+	num("starterrorat", in.StartErrorAt)
+	num("startfailures", int64(in.StartFailures))
+	num("startfailedsince", in.StartFailedSince)
+	return b
+}
+
+// oneLine folds the line ends and NULs of a text value into spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == 0 {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// DecodeInfo parses the file content; ErrBadFormat if it is not an info
+// file.
+func DecodeInfo(b []byte) (Info, error) {
+	var in Info
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 1024), 64*1024)
+	seen := false
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			return Info{}, ErrBadFormat
+		}
+		var err error
+		switch k {
+		case "state":
+			in.State, seen = v, true
+		case "pid":
+			in.Pid, err = strconv.Atoi(v)
+		case "since":
+			in.Since, err = strconv.ParseInt(v, 10, 64)
+		case "ready":
+			in.Ready = v == "1"
+		case "readysince":
+			in.ReadySince, err = strconv.ParseInt(v, 10, 64)
+		case "started":
+			in.Started, err = strconv.ParseInt(v, 10, 64)
+		case "exitcode":
+			in.ExitCode, err = strconv.Atoi(v)
+		case "exitsignal":
+			in.ExitSignal, err = strconv.Atoi(v)
+		case "restarts":
+			in.Restarts, err = strconv.Atoi(v)
+		case "backoff":
+			in.Backoff, err = strconv.ParseInt(v, 10, 64)
+		case "statustext":
+			in.StatusText = v
+		case "supervisor":
+			in.Supervisor, err = strconv.Atoi(v)
+		case "exited":
+			in.Exited, err = strconv.ParseInt(v, 10, 64)
+		case "starterror":
+			in.StartError = v
+		case "starterrorat":
+			in.StartErrorAt, err = strconv.ParseInt(v, 10, 64)
+		case "startfailures":
+			in.StartFailures, err = strconv.Atoi(v)
+		case "startfailedsince":
+			in.StartFailedSince, err = strconv.ParseInt(v, 10, 64)
+		}
+		if err != nil {
+			return Info{}, ErrBadFormat
+		}
+	}
+	if sc.Err() != nil || !seen {
+		return Info{}, ErrBadFormat
+	}
+	return in, nil
+}
+
+// ReadInfo reads supervise/info below the service directory dirfd, without
+// following a symlink or blocking on a FIFO; nil when it is absent or not a
+// valid info file.
+func ReadInfo(dirfd int) *Info {
+	b, err := ReadFile(dirfd, InfoPath, maxInfo)
+	if err != nil {
+		return nil
+	}
+	in, err := DecodeInfo(b)
+	if err != nil {
+		return nil
+	}
+	return &in
+}
+
+// maxInfo bounds what is read of supervise/info.
+const maxInfo = 64 * 1024
+
+// WriteInfo replaces supervise/info below dirfd with the encoding of in.
+func WriteInfo(dirfd int, in *Info) error {
+	return Replace(dirfd, InfoPath, in.Encode(), 0644)
+}
+
+// ReadInfoOf reads dir/supervise/info as ReadInfo does.
+func ReadInfoOf(dir string) *Info {
+	dfd, err := OpenDir(dir)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(dfd)
+	return ReadInfo(dfd)
+}
