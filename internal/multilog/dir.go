@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"svkit/internal/diag"
+	"svkit/internal/eintr"
 	"svkit/pkg/tai64"
 )
 
@@ -57,12 +58,7 @@ func (d *logDir) openCurrent() (int, error) {
 // openat opens name in the directory without following a symlink,
 // retrying on EINTR.
 func (d *logDir) openat(name string, flags int, mode uint32) (int, error) {
-	for {
-		fd, err := unix.Openat(d.fd, name, flags, mode)
-		if err != unix.EINTR {
-			return fd, err
-		}
-	}
+	return eintr.Retry(func() (int, error) { return unix.Openat(d.fd, name, flags, mode) })
 }
 
 func (d *logDir) lstat(name string) (unix.Stat_t, error) {
@@ -166,12 +162,9 @@ func (d *logDir) pause(msg string, err error) {
 // retry runs op until it succeeds, pausing after each failure.
 func (d *logDir) retry(msg string, op func() error) {
 	for {
-		err := op()
+		err := eintr.Do(op)
 		if err == nil {
 			return
-		}
-		if err == unix.EINTR {
-			continue
 		}
 		d.pause(msg, err)
 	}
@@ -212,11 +205,11 @@ func (d *logDir) finish(file string, code byte) {
 		d.syncFile(file)
 		for {
 			name := d.m.archiveName(code)
-			err := unix.Linkat(d.fd, file, d.fd, name, 0)
+			err := eintr.Do(func() error { return unix.Linkat(d.fd, file, d.fd, name, 0) })
 			if err == nil {
 				break
 			}
-			if err == unix.EEXIST || err == unix.EINTR {
+			if err == unix.EEXIST {
 				continue // archiveName is strictly increasing
 			}
 			d.pause("unable to link to "+d.path+"/"+name+", pausing: ", err)
@@ -401,7 +394,7 @@ func (d *logDir) process() {
 		if ok {
 			break
 		}
-		diag.Warn(d.m.stderr, "multilog", "processor failed in ", d.path, ", pausing")
+		diag.Warn(d.m.stderr, prog, "processor failed in ", d.path, ", pausing")
 		d.m.sleep()
 	}
 	finishFile := func(name string, mode uint32) {
@@ -444,7 +437,7 @@ func (d *logDir) runProcessor() bool {
 		fd, err := d.openat(o.name, o.flags, 0644)
 		if err != nil {
 			// 0.76's child dies with this message and exit 111.
-			diag.Fatal(d.m.stderr, "multilog", 111, "unable to run ", d.processor, ": ", diag.Str(err))
+			diag.Fatal(d.m.stderr, prog, diag.ExitTemp, "unable to run ", d.processor, ": ", diag.Str(err))
 			return false
 		}
 		unix.SetNonblock(fd, false)
@@ -471,7 +464,7 @@ func (d *logDir) runProcessor() bool {
 		}
 		return false
 	}
-	diag.Fatal(d.m.stderr, "multilog", 111, "unable to run ", d.processor, ": ", diag.Str(err))
+	diag.Fatal(d.m.stderr, prog, diag.ExitTemp, "unable to run ", d.processor, ": ", diag.Str(err))
 	return false
 }
 

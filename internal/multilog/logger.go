@@ -2,6 +2,7 @@ package multilog
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"os/signal"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"svkit/internal/diag"
+	"svkit/internal/eintr"
 	"svkit/pkg/tai64"
 )
 
@@ -68,11 +70,13 @@ type Logger struct {
 }
 
 func (m *Logger) pause(msg string, err error) {
-	diag.Warn(m.stderr, "multilog", msg, diag.Str(err))
+	diag.Warn(m.stderr, prog, msg, diag.Str(err))
 	m.sleep()
 }
 
 func (m *Logger) sleep() { time.Sleep(PauseFor) }
+
+const prog = "multilog"
 
 // Main runs multilog with argv (argv[0] is the program name, the rest is
 // the script), reading stdin until EOF (or TERM when stdin is an *os.File),
@@ -91,7 +95,7 @@ func MainClock(args []string, stdin io.Reader, stderr io.Writer, now func() time
 	}
 	if f, ok := stdin.(*os.File); ok {
 		if err := m.catchSignals(); err != nil {
-			return diag.Fatal(stderr, "multilog", 111, "unable to create pipe: ", diag.Str(err))
+			return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to create pipe: ", diag.Str(err))
 		}
 		m.runFD(int(f.Fd()))
 	} else {
@@ -117,12 +121,12 @@ func (m *Logger) setup() int {
 			m.fast = false
 			fd, err := unix.Open(a.Arg, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NONBLOCK|unix.O_CLOEXEC, 0600)
 			if err != nil {
-				return diag.Fatal(m.stderr, "multilog", 111, "unable to create ", a.Arg, ": ", diag.Str(err))
+				return diag.Fatal(m.stderr, prog, diag.ExitTemp, "unable to create ", a.Arg, ": ", diag.Str(err))
 			}
 			unix.Close(fd)
 			fd, err = unix.Open(a.Arg, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 			if err != nil {
-				return diag.Fatal(m.stderr, "multilog", 111, "unable to write ", a.Arg, ": ", diag.Str(err))
+				return diag.Fatal(m.stderr, prog, diag.ExitTemp, "unable to write ", a.Arg, ": ", diag.Str(err))
 			}
 			m.statusFD[i] = fd
 		}
@@ -140,13 +144,16 @@ func (m *Logger) setup() int {
 			d := &logDir{m: m, path: a.Arg, size: size, num: num, processor: proc, hasProc: hasProc, fd: -1, lock: -1, cur: -1, sel: true}
 			m.dirs = append(m.dirs, d)
 			if err := d.open(); err != nil {
-				fe := err.(*fatalErr)
-				return diag.Fatal(m.stderr, "multilog", 111, fe.msg, diag.Str(fe.err))
+				var fe *fatalErr
+				if !errors.As(err, &fe) {
+					return diag.Fatal(m.stderr, prog, diag.ExitTemp, "unable to open ", a.Arg, ": ", diag.Str(err))
+				}
+				return diag.Fatal(m.stderr, prog, diag.ExitTemp, fe.msg, diag.Str(fe.err))
 			}
 		}
 	}
 	if ign := m.script.IgnoredArgs(); len(ign) > 0 && !m.script.Writes() {
-		diag.Warn(m.stderr, "multilog", "ignoring unknown action ", strings.Join(ign, " "),
+		diag.Warn(m.stderr, prog, "ignoring unknown action ", strings.Join(ign, " "),
 			": no action writes anywhere (e, =file, or a directory starting with . or /)")
 	}
 	return 0
@@ -581,12 +588,9 @@ func (m *Logger) flush() {
 			buf[k] = '\n'
 		}
 		for {
-			w, err := unix.Pwrite(m.statusFD[i], buf[:], 0)
+			w, err := eintr.Retry(func() (int, error) { return unix.Pwrite(m.statusFD[i], buf[:], 0) })
 			if w == len(buf) {
 				break
-			}
-			if err == unix.EINTR {
-				continue
 			}
 			if err == nil {
 				err = unix.EIO

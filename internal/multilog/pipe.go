@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"svkit/internal/diag"
+	"svkit/internal/eintr"
 )
 
 // Reading a pipe without losing it.
@@ -189,11 +190,8 @@ func (m *Logger) peek(fd int, buf []byte) (int, bool) {
 	}
 	got := 0
 	for got < int(n)-skip {
-		r, err := unix.Read(m.priv, buf[got:int(n)-skip])
-		if err == unix.EINTR {
-			continue
-		}
-		if r <= 0 {
+		r, err := eintr.Retry(func() (int, error) { return unix.Read(m.priv, buf[got:int(n)-skip]) })
+		if err != nil || r <= 0 {
 			return 0, false
 		}
 		got += r
@@ -204,10 +202,7 @@ func (m *Logger) peek(fd int, buf []byte) (int, bool) {
 // drain discards n bytes at the front of the pipe fd, which holds them.
 func (m *Logger) drain(fd, n int) bool {
 	for n > 0 {
-		k, err := unix.Splice(fd, nil, m.null, nil, n, unix.SPLICE_F_NONBLOCK)
-		if err == unix.EINTR {
-			continue
-		}
+		k, err := eintr.Retry(func() (int64, error) { return unix.Splice(fd, nil, m.null, nil, n, unix.SPLICE_F_NONBLOCK) })
 		if err != nil || k <= 0 {
 			return false
 		}
@@ -227,7 +222,7 @@ func (m *Logger) commit() {
 	if m.head > keep && !m.drain(m.in, m.head-keep) {
 		// Someone else read the pipe, so that it no longer holds what
 		// was taken: carry on reading it as 0.76 does.
-		diag.Warn(m.stderr, "multilog", "unable to consume what was read from the pipe, reading it from now on")
+		diag.Warn(m.stderr, prog, "unable to consume what was read from the pipe, reading it from now on")
 		m.closePipe()
 	}
 	m.head = keep

@@ -24,7 +24,10 @@ func manPages(t *testing.T) string {
 			t.Errorf("no man page for %s: %v", p, err)
 			continue
 		}
-		s := strings.ReplaceAll(string(b), "@VERSION@", v)
+		s := string(b)
+		if !strings.Contains(s, `"svkit `+v+`"`) {
+			t.Errorf("%s.8 does not carry package/version's %s in its title line", p, v)
+		}
 		if err := os.WriteFile(filepath.Join(dir, p+".8"), []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -64,9 +67,10 @@ func TestManPagesContent(t *testing.T) {
 			continue
 		}
 		s := string(b)
-		th := regexp.MustCompile(`(?m)^\.TH ` + strings.ToUpper(p) + ` 8 \d{4}-\d\d-\d\d "svkit @VERSION@" "svkit"$`)
+		v := version(t)
+		th := regexp.MustCompile(`(?m)^\.TH ` + strings.ToUpper(p) + ` 8 \d{4}-\d\d-\d\d "svkit ` + regexp.QuoteMeta(v) + `" "svkit"$`)
 		if !th.MatchString(s) {
-			t.Errorf("%s.8: no .TH %s 8 DATE \"svkit @VERSION@\" \"svkit\" line", p, strings.ToUpper(p))
+			t.Errorf("%s.8: no .TH %s 8 DATE \"svkit %s\" \"svkit\" line (package/version)", p, strings.ToUpper(p), v)
 		}
 		if !regexp.MustCompile(`(?m)^\.SH NAME\n` + regexp.QuoteMeta(p) + ` \\- \S`).MatchString(s) {
 			t.Errorf("%s.8: NAME section does not start with %q", p, p+` \- ...`)

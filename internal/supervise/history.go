@@ -15,9 +15,9 @@ const fileBackoff = "backoff"
 
 // Back-off defaults: at most this long between automatic starts, and a
 // service that stayed up this long is healthy again.
-const (
-	defaultBackoffCap    = 300 * time.Second
-	defaultBackoffStable = 30 * time.Second
+var (
+	defaultBackoffCap    = 300 * second
+	defaultBackoffStable = 30 * second
 )
 
 // history is what supervise remembers of the service's past runs.
@@ -56,12 +56,12 @@ func backoffPolicy() (on bool, limit, stable time.Duration) {
 	f := strings.Fields(readConfig(fileBackoff))
 	if len(f) > 0 {
 		if n, err := strconv.ParseUint(f[0], 10, 32); err == nil && n > 0 {
-			limit = time.Duration(n) * time.Second
+			limit = time.Duration(n) * second
 		}
 	}
 	if len(f) > 1 {
 		if n, err := strconv.ParseUint(f[1], 10, 32); err == nil && n > 0 {
-			stable = time.Duration(n) * time.Second
+			stable = time.Duration(n) * second
 		}
 	}
 	return true, limit, stable
@@ -73,7 +73,7 @@ func backoffDelay(deaths int, limit time.Duration) time.Duration {
 	if deaths < 1 {
 		deaths = 1
 	}
-	d := time.Second
+	d := second
 	for i := (deaths - 1) / 3; i > 0 && d < limit; i-- {
 		d *= 2
 	}

@@ -47,12 +47,6 @@ const prog = "supervise"
 // readiness reader; every thread is a task against the limit, so no more.
 const spareThreads = 5
 
-// Delays between starts.
-const (
-	restartDelay   = time.Second      // at most one automatic start a second
-	forkRetryDelay = 60 * time.Second // after fork itself failed, as 0.76
-)
-
 // Main runs supervise with its arguments (without the program name) and
 // returns the exit code. It changes the process's working directory and
 // never returns while the service is supervised, so it is meant to own the

@@ -11,12 +11,9 @@ import (
 	"svkit/internal/proc"
 )
 
-// followWait is how long supervise waits, after a run that exited 0, for
-// the pid file named by pidfile to name a live process of the service.
-const (
-	followWait = 5 * time.Second
-	followPoll = 50 * time.Millisecond
-)
+// followPoll is how often supervise looks for the pid file named by
+// pidfile, for followWait after a run that exited 0.
+const followPoll = 50 * time.Millisecond
 
 // tree returns the live processes of the service other than supervise:
 // the members of its cgroup, or else the descendants of supervise (run,
@@ -128,10 +125,7 @@ func (s *supervisor) killTree() {
 // without one, since they got the signal: two generations of the service
 // never run together. Wanted down, they get KILL after timeout-kill, as run
 // does, and supervise does not exit before they are gone.
-const (
-	leftoverWait = time.Second
-	sweepPoll    = 100 * time.Millisecond
-)
+const sweepPoll = 100 * time.Millisecond
 
 // leftovers is what supervise knows of the leftovers.
 type leftovers struct {

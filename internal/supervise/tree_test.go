@@ -215,6 +215,7 @@ func ignoresTerm(m string) string {
 // timeout-kill, or a second without one), so at most the current
 // generation's helper runs; svc -d between restarts ends what is left.
 func TestLeftoversCrashLoop(t *testing.T) {
+	fastSchedule(t)
 	for _, mode := range treeModes {
 		for _, tc := range []struct {
 			name        string
@@ -256,6 +257,7 @@ func TestLeftoversCrashLoop(t *testing.T) {
 // helper behind: supervise exits only once nothing of the service is left,
 // also when the helper takes its time to exit on TERM.
 func TestLeftoversExit(t *testing.T) {
+	fastSchedule(t)
 	for _, mode := range treeModes {
 		for _, tc := range []struct{ name, helper string }{
 			{"sleep", "sleep %s &"},

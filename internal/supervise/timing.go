@@ -1,0 +1,17 @@
+package supervise
+
+import "time"
+
+// supervise's schedule. These are variables, not constants, only so that
+// a test build can run the schedule faster (timing_testhooks.go); the
+// programs users run have no way to change them.
+var (
+	// second is the unit of the schedule: the restart pace, the back-off
+	// steps and the seconds of a backoff file.
+	second = time.Second
+
+	restartDelay   = second      // at most one automatic start a second
+	forkRetryDelay = 60 * second // after fork itself failed, as 0.76
+	leftoverWait   = second      // a start waits this long for leftovers without timeout-kill
+	followWait     = 5 * second  // how long a pidfile is waited for after run exited 0
+)
