@@ -198,7 +198,8 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 	for name, pid := range sup {
 		threads[name] = threadCount(pid)
 	}
-	t.Logf("threads before the bomb: %v; tasks %d", threads, cgroupNumber(t, cg, "pids.current", ""))
+	tasks := cgroupNumber(t, cg, "pids.current", "")
+	t.Logf("threads before the bomb: %v; tasks %d", threads, tasks)
 
 	// alive checks that svscan and every supervise are still there.
 	alive := func(when string) {
@@ -276,6 +277,10 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 			}
 		}
 		return true
+	})
+	// Killed processes count against the limit until they are reaped.
+	testenv.WaitFor(t, wait, "the bomb's tasks released", func() bool {
+		return cgroupNumber(t, cg, "pids.current", "") <= tasks
 	})
 	alive("bomb down")
 	sameThreads("bomb down")

@@ -84,11 +84,18 @@ const frozenWait = 200 * time.Millisecond
 // escapes by forking (a fork bomb would fill every slot the signals free),
 // and the signals take effect at once when it is thawed.
 func (s *supervisor) signalTree(sigs ...unix.Signal) {
-	if s.group != nil && s.group.Freeze(true) == nil {
-		defer s.group.Freeze(false)
-		s.group.WaitFrozen(frozenWait)
-	}
+	defer s.freeze()()
 	s.signalAll(s.tree(), sigs...)
+}
+
+// freeze freezes the service's cgroup, if it has one, and waits until it
+// is frozen; the function it returns thaws it.
+func (s *supervisor) freeze() (thaw func()) {
+	if s.group == nil || s.group.Freeze(true) != nil {
+		return func() {}
+	}
+	s.group.WaitFrozen(frozenWait)
+	return func() { s.group.Freeze(false) }
 }
 
 // signalAll sends the signals to the processes of the service found, each
@@ -138,6 +145,8 @@ type leftovers struct {
 // endLeftovers sends the down signal and CONT to what is left of the
 // service and reports whether anything was.
 func (s *supervisor) endLeftovers() bool {
+	// Listed and signalled frozen, so that none escapes by forking.
+	defer s.freeze()()
 	ids := s.tree()
 	if len(ids) == 0 {
 		s.endedAt = time.Time{}
