@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -131,6 +132,40 @@ func (g *Group) Freeze(frozen bool) error {
 		v = "1"
 	}
 	return g.write("cgroup.freeze", v)
+}
+
+// WaitFrozen waits at most d for cgroup.events to say that every process in
+// the group is frozen, and reports whether it did. Freeze only starts
+// freezing: a process that is forking meanwhile has its child in the group,
+// frozen too, by the time the group is frozen, so a list of the members
+// read after WaitFrozen misses nothing.
+func (g *Group) WaitFrozen(d time.Duration) bool {
+	fd, err := unix.Openat(g.fd, "cgroup.events", unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	deadline := time.Now().Add(d)
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Pread(fd, buf, 0)
+		if err != nil {
+			return false
+		}
+		if strings.Contains(string(buf[:n]), "frozen 1") {
+			return true
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		// A change of cgroup.events is signalled as POLLPRI; the
+		// timeout only bounds each wait.
+		p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLPRI}}
+		if _, err := unix.Poll(p, int(min(left, 10*time.Millisecond)/time.Millisecond)+1); err != nil && err != unix.EINTR {
+			return false
+		}
+	}
 }
 
 // Populated reports whether any process is in the group.

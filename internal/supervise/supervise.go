@@ -30,11 +30,22 @@ import (
 	"svkit/internal/cgroup"
 	"svkit/internal/diag"
 	"svkit/internal/proc"
+	"svkit/internal/threads"
 	"svkit/pkg/svdir"
 	"svkit/pkg/tai64"
 )
 
 const prog = "supervise"
+
+// spareThreads is how many idle OS threads supervise makes at start-up
+// besides those busy then (sysmon, os/signal's two, the running one). The
+// Go runtime needs one thread per goroutine in a system call, one running
+// Go code and one waiting in the poller: for supervise's event loop, its
+// control FIFO and signal delivery, under a machine loaded enough to stall
+// any system call, up to 8 in all (a supervise with fewer died at 7). Five
+// more than at start-up cover that with room for a watched pidfd or a
+// readiness reader; every thread is a task against the limit, so no more.
+const spareThreads = 5
 
 // Main runs supervise with its arguments (without the program name) and
 // returns the exit code. It changes the process's working directory and
@@ -71,6 +82,7 @@ type supervisor struct {
 
 	group   *cgroup.Group // the service's own cgroup, where available
 	control *os.File      // read end of supervise/control
+	chld    chan os.Signal
 
 	lastStart time.Time
 	restart   timer // pending automatic start
@@ -144,6 +156,13 @@ func (s *supervisor) setup() int {
 	s.adopt()
 	s.announce()
 	s.setupReadiness()
+
+	// Every thread supervise will need is made before supervise/ok
+	// opens and before the service can fill a task limit: see package
+	// threads. os/signal's threads come first.
+	s.chld = make(chan os.Signal, 1)
+	signal.Notify(s.chld, syscall.SIGCHLD)
+	threads.Spare(spareThreads)
 
 	unix.Mkfifo(svdir.OKPath, 0600)
 	if _, err := openFIFO(svdir.OKPath, unix.O_RDONLY); err != nil {
@@ -256,8 +275,7 @@ func (s *supervisor) done() bool {
 
 // loop supervises until done.
 func (s *supervisor) loop() {
-	chld := make(chan os.Signal, 1)
-	signal.Notify(chld, syscall.SIGCHLD)
+	chld := s.chld
 	defer signal.Stop(chld)
 
 	commands := make(chan []byte)
@@ -573,9 +591,12 @@ func (s *supervisor) start() {
 	s.startedReadiness(err == nil)
 	if err != nil {
 		if e := diag.Errno(err); e == unix.EAGAIN || e == unix.ENOMEM {
+			// As 0.76, which announces svc -u before it tries to
+			// fork: status shows the service wanted up and down.
 			s.forkFailed(err)
 			removeRecord()
 			s.scheduleStart(time.Now().Add(forkRetryDelay))
+			s.announce()
 			return
 		}
 		// In 0.76 the forked child reports the failed exec and exits 111:

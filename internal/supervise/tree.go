@@ -76,8 +76,27 @@ func hasChildren() bool {
 	return err != unix.ECHILD
 }
 
-// signalTree sends the signals to every process of the service.
-func (s *supervisor) signalTree(sigs ...unix.Signal) { s.signalAll(s.tree(), sigs...) }
+// frozenWait bounds how long signalTree waits for the cgroup to freeze.
+const frozenWait = 200 * time.Millisecond
+
+// signalTree sends the signals to every process of the service. A cgroup
+// is frozen meanwhile, and listed once frozen, so that nothing in it
+// escapes by forking (a fork bomb would fill every slot the signals free),
+// and the signals take effect at once when it is thawed.
+func (s *supervisor) signalTree(sigs ...unix.Signal) {
+	defer s.freeze()()
+	s.signalAll(s.tree(), sigs...)
+}
+
+// freeze freezes the service's cgroup, if it has one, and waits until it
+// is frozen; the function it returns thaws it.
+func (s *supervisor) freeze() (thaw func()) {
+	if s.group == nil || s.group.Freeze(true) != nil {
+		return func() {}
+	}
+	s.group.WaitFrozen(frozenWait)
+	return func() { s.group.Freeze(false) }
+}
 
 // signalAll sends the signals to the processes of the service found, each
 // through a pidfd checked to name the process that was found.
@@ -96,13 +115,9 @@ func (s *supervisor) signalAll(ids []proc.ID, sigs ...unix.Signal) {
 	}
 }
 
-// killTree sends KILL to the service's process and its whole tree. A
-// cgroup is frozen meanwhile, so that nothing in it escapes by forking.
+// killTree sends KILL to the service's process and its whole tree.
 func (s *supervisor) killTree() {
 	s.signal(unix.SIGKILL)
-	if s.group != nil && s.group.Freeze(true) == nil {
-		defer s.group.Freeze(false)
-	}
 	s.signalTree(unix.SIGKILL)
 	s.endedAt = time.Time{}
 }
@@ -130,6 +145,8 @@ type leftovers struct {
 // endLeftovers sends the down signal and CONT to what is left of the
 // service and reports whether anything was.
 func (s *supervisor) endLeftovers() bool {
+	// Listed and signalled frozen, so that none escapes by forking.
+	defer s.freeze()()
 	ids := s.tree()
 	if len(ids) == 0 {
 		s.endedAt = time.Time{}

@@ -12,6 +12,7 @@ import (
 	"svkit/internal/diag"
 	"svkit/internal/eintr"
 	"svkit/internal/pathexec"
+	"svkit/internal/threads"
 )
 
 // Interval is the time between two passes, as in 0.76.
@@ -21,6 +22,13 @@ const Interval = 5 * time.Second
 // so that a burst of creations costs one pass and a service directory made
 // in place (mkdir, then run and log/) is seen whole.
 const settle = 50 * time.Millisecond
+
+// spareThreads is how many idle OS threads svscan makes at start-up
+// besides those busy then (sysmon, os/signal's two, the running one): one
+// per goroutine of it that may be in a system call at once (the scan loop,
+// the inotify and timerfd readers) and the runtime's own (one running Go
+// code, one waiting in the poller), with room for one more.
+const spareThreads = 6
 
 // Exit codes of svscan. It runs forever unless an ordered shutdown ends it.
 const (
@@ -63,6 +71,9 @@ func (s *Scanner) Run(ordered bool, killAfter time.Duration) int {
 	}
 	created := watchDir()
 	clk := newClock()
+	// Every thread svscan will need, made before a service can fill a
+	// task limit: see package threads.
+	threads.Spare(spareThreads)
 	due := time.Now()
 	reset := func(d time.Duration) {
 		clk.arm(d)
