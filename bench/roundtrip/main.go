@@ -109,7 +109,7 @@ func (b *bench) svcRun(letter string) error {
 // waitFor polls the status file until cond holds.
 func (b *bench) waitFor(what string, cond func(svdir.Status) bool) error {
 	deadline := time.Now().Add(b.timeout)
-	path := filepath.Join(b.dir, "supervise", "status")
+	path := filepath.Join(b.dir, svdir.StatusPath)
 	for {
 		r, err := b.read(path)
 		if err == nil && cond(r) {
@@ -149,7 +149,7 @@ func (b *bench) up() error {
 func (b *bench) roundTrip() (time.Duration, error) {
 	t0 := time.Now()
 	if b.burst > 0 {
-		f, err := os.OpenFile(filepath.Join(b.dir, "supervise", "control"), os.O_WRONLY, 0)
+		f, err := os.OpenFile(filepath.Join(b.dir, svdir.ControlPath), os.O_WRONLY, 0)
 		if err != nil {
 			return 0, err
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"svkit/internal/testenv"
+	"svkit/pkg/svdir"
 )
 
 // runs is the code of a bad-input case whose program is expected to keep
@@ -107,14 +108,14 @@ func badCases() []badCase {
 	// running (no reader on control, no lock held).
 	stale := func(t *testing.T, dir string) {
 		service(t, dir)
-		fifo(t, filepath.Join(dir, "s", "supervise", "control"))
-		fifo(t, filepath.Join(dir, "s", "supervise", "ok"))
+		fifo(t, filepath.Join(dir, "s", svdir.ControlPath))
+		fifo(t, filepath.Join(dir, "s", svdir.OKPath))
 	}
 	// As stale, but with a reader on supervise/ok (standing in for a
 	// running supervise), so that svstat goes on to read status.
 	live := func(t *testing.T, dir string) {
 		stale(t, dir)
-		f, err := os.OpenFile(filepath.Join(dir, "s", "supervise", "ok"), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		f, err := os.OpenFile(filepath.Join(dir, "s", svdir.OKPath), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,18 +145,18 @@ func badCases() []badCase {
 		{prog: "supervise", what: "supervise/control is a regular file", code: 111, msg: "supervise: fatal: unable to read s/supervise/control: not a", // "not a FIFO" (or "named pipe")
 			setup: func(t *testing.T, dir string) []string {
 				service(t, dir)
-				write(t, filepath.Join(dir, "s", "supervise", "control"), "keep", 0644)
+				write(t, filepath.Join(dir, "s", svdir.ControlPath), "keep", 0644)
 				return []string{"s"}
 			},
 			check: unchanged("s/supervise/control", "keep")},
 		{prog: "supervise", what: "supervise/status is garbage (28 bytes): rewritten", code: runs, wait: 1000 * time.Millisecond, msg: "",
 			setup: func(t *testing.T, dir string) []string {
 				service(t, dir)
-				write(t, filepath.Join(dir, "s", "supervise", "status"), garbage, 0644)
+				write(t, filepath.Join(dir, "s", svdir.StatusPath), garbage, 0644)
 				return []string{"s"}
 			},
 			check: func(t *testing.T, dir string) {
-				b, _ := os.ReadFile(filepath.Join(dir, "s", "supervise", "status"))
+				b, _ := os.ReadFile(filepath.Join(dir, "s", svdir.StatusPath))
 				if len(b) != 18 || b[17] != 'u' {
 					t.Errorf("status not rewritten: %q", b)
 				}
@@ -175,14 +176,14 @@ func badCases() []badCase {
 		{prog: "svc", what: "control FIFO replaced by a regular file", code: 0, msg: "svc: warning: unable to control s: supervise/control is not a FIFO",
 			setup: func(t *testing.T, dir string) []string {
 				service(t, dir)
-				write(t, filepath.Join(dir, "s", "supervise", "control"), "keep", 0644)
+				write(t, filepath.Join(dir, "s", svdir.ControlPath), "keep", 0644)
 				return []string{"-d", "s"}
 			},
 			check: unchanged("s/supervise/control", "keep")},
 		{prog: "svok", what: "ok FIFO replaced by a regular file", code: 111, msg: "svok: fatal: unable to open s/supervise/ok: not a FIFO",
 			setup: func(t *testing.T, dir string) []string {
 				service(t, dir)
-				write(t, filepath.Join(dir, "s", "supervise", "ok"), "keep", 0644)
+				write(t, filepath.Join(dir, "s", svdir.OKPath), "keep", 0644)
 				return []string{"s"}
 			},
 			check: unchanged("s/supervise/ok", "keep")},
@@ -191,20 +192,20 @@ func badCases() []badCase {
 		{prog: "svstat", what: "status truncated to 10 bytes (supervise running)", code: 0, msg: "s: unable to read supervise/status: bad format",
 			setup: func(t *testing.T, dir string) []string {
 				live(t, dir)
-				write(t, filepath.Join(dir, "s", "supervise", "status"), garbage[:10], 0644)
+				write(t, filepath.Join(dir, "s", svdir.StatusPath), garbage[:10], 0644)
 				return []string{"s"}
 			}},
 		{prog: "svstat", what: "status replaced by garbage (28 bytes, supervise running)", code: 0, msg: "s: ",
 			setup: func(t *testing.T, dir string) []string {
 				live(t, dir)
-				write(t, filepath.Join(dir, "s", "supervise", "status"), garbage, 0644)
+				write(t, filepath.Join(dir, "s", svdir.StatusPath), garbage, 0644)
 				return []string{"s"}
 			},
 			check: unchanged("s/supervise/status", garbage)},
 		{prog: "svstat", what: "status is a directory (supervise running)", code: 0, msg: "s: unable to read supervise/status: is a directory",
 			setup: func(t *testing.T, dir string) []string {
 				live(t, dir)
-				mkdirs(t, filepath.Join(dir, "s", "supervise", "status"))
+				mkdirs(t, filepath.Join(dir, "s", svdir.StatusPath))
 				return []string{"s"}
 			}},
 		{prog: "svstat", what: "service dir is a dangling symlink", code: 0, msg: "s: unable to chdir: file does not exist",

@@ -88,7 +88,7 @@ func (p pinfo) prog() string {
 // pendingControl returns how many bytes wait in dir's supervise/control
 // FIFO, unread by its supervise.
 func (w *world) pendingControl(dir string) int {
-	fd, err := syscall.Open(filepath.Join(w.scan, dir, "supervise", "control"), syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+	fd, err := syscall.Open(filepath.Join(w.scan, dir, svdir.ControlPath), syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return -1
 	}
@@ -363,7 +363,7 @@ func (w *world) sample() {
 	w.mu.Unlock()
 	for _, name := range w.names {
 		for _, dir := range []string{name, name + "/log"} {
-			b, err := os.ReadFile(filepath.Join(w.scan, dir, "supervise", "status"))
+			b, err := os.ReadFile(filepath.Join(w.scan, dir, svdir.StatusPath))
 			if err != nil {
 				if !os.IsNotExist(err) {
 					w.failf("%s: reading status: %v", dir, err)
@@ -471,7 +471,7 @@ func (w *world) act(rng *rand.Rand, lastScanKill *time.Time) {
 		w.note(name, "svc %s (%v)", opt, err)
 	default:
 		// A flood of harmless letters and unknown bytes into the FIFO.
-		f, err := os.OpenFile(filepath.Join(w.scan, name, "supervise", "control"), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		f, err := os.OpenFile(filepath.Join(w.scan, name, svdir.ControlPath), os.O_WRONLY|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			return
 		}
@@ -538,7 +538,7 @@ func TestChaos(t *testing.T) {
 		var d []string
 		for _, dir := range down {
 			r, err := svdir.ReadStatusOf(filepath.Join(w.scan, dir))
-			rec, _ := os.ReadFile(filepath.Join(w.scan, dir, "supervise", "process"))
+			rec, _ := os.ReadFile(filepath.Join(w.scan, dir, svdir.ProcessPath))
 			d = append(d, fmt.Sprintf("%s: status %+v (%v), process %q, %d supervise, %d bytes waiting in supervise/control; recent actions:\n\t%s",
 				dir, r, err, rec, len(w.find("supervise "+dir)), w.pendingControl(dir), strings.Join(w.hist[strings.TrimSuffix(dir, "/log")], "\n\t")))
 		}

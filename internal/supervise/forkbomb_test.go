@@ -237,7 +237,7 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 		})
 	}
 
-	control(t, bomb, "u")
+	testenv.Control(t, bomb, "u")
 	testenv.WaitFor(t, wait, "the bomb to fill the limit", func() bool {
 		return cgroupNumber(t, cg, "pids.current", "") >= bombLimit-1
 	})
@@ -254,21 +254,21 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 	// no fork happens, a start that cannot fork waits for svc -u or 60 s.
 	for round := 0; round < 5; round++ {
 		when := fmt.Sprintf("round %d", round)
-		control(t, dirs["b"], "d")
+		testenv.Control(t, dirs["b"], "d")
 		waitFor("b", "b down", func(r svdir.Status) bool { return isDown(r) && r.Want == svdir.WantDown })
-		control(t, dirs["b"], "u")
+		testenv.Control(t, dirs["b"], "u")
 		waitFor("b", "b wanted up", func(r svdir.Status) bool { return r.Want == svdir.WantUp })
 		old := readStatus(t, dirs["a"]).Pid
-		control(t, dirs["a"], "t")
+		testenv.Control(t, dirs["a"], "t")
 		waitFor("a", "a's run gone", func(r svdir.Status) bool { return r.Pid != old || old == 0 })
-		control(t, dirs["a"], "h")
+		testenv.Control(t, dirs["a"], "h")
 		alive(when)
 		sameThreads(when)
 		full(when)
 	}
 
 	// svc -d ends the bomb: every process of it.
-	control(t, bomb, "d")
+	testenv.Control(t, bomb, "d")
 	waitFor("bomb", "bomb down", isDown)
 	testenv.WaitFor(t, wait, "every process of the bomb gone", func() bool {
 		for _, pid := range cgroupPids(cg) {
@@ -287,11 +287,11 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 
 	// The others start at once on request, and restart as usual.
 	for _, name := range []string{"a", "b"} {
-		control(t, dirs[name], "u")
+		testenv.Control(t, dirs[name], "u")
 		waitFor(name, name+" up again", isUp)
 	}
 	old := readStatus(t, dirs["a"]).Pid
-	control(t, dirs["a"], "t")
+	testenv.Control(t, dirs["a"], "t")
 	waitFor("a", "a restarted", func(r svdir.Status) bool { return r.Pid != 0 && r.Pid != old })
 	alive("after")
 	sameThreads("after")

@@ -41,7 +41,7 @@ func waitInfo(t *testing.T, dir, what string, cond func(svdir.Info) bool) svdir.
 // checkStatusFile asserts the 0.76 record is still exactly 18 bytes.
 func checkStatusFile(t *testing.T, dir string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "supervise/status"))
+	b, err := os.ReadFile(filepath.Join(dir, svdir.StatusPath))
 	if err != nil || len(b) != svdir.StatusSize {
 		t.Fatalf("status file: %d bytes, %v", len(b), err)
 	}
@@ -72,7 +72,7 @@ func TestReadyNotificationFD(t *testing.T) {
 		t.Errorf("info %+v", in)
 	}
 	// After a restart it is not ready until it says so again.
-	control(t, dir, "k")
+	testenv.Control(t, dir, "k")
 	waitInfo(t, dir, "restarted, not ready", func(in svdir.Info) bool { return in.Pid != 0 && in.Pid != r.Pid && !in.Ready })
 	waitInfo(t, dir, "ready again", func(in svdir.Info) bool { return in.Ready })
 	checkStatusFile(t, dir)
@@ -167,7 +167,7 @@ func TestBackoff(t *testing.T) {
 	waitInfo(t, dir, "backing off", func(in svdir.Info) bool { return in.Backoff != 0 })
 	n := len(times())
 	before := time.Now()
-	control(t, dir, "u")
+	testenv.Control(t, dir, "u")
 	testenv.WaitFor(t, wait, "immediate start", func() bool { return len(times()) > n })
 	if d := time.Since(before); d > 700*time.Millisecond {
 		t.Errorf("svc -u during back-off took %v", d)
@@ -222,17 +222,17 @@ func TestFinish(t *testing.T) {
 		if r := readStatus(t, dir); r.Pid != 0 {
 			t.Errorf("status pid %d while finish runs", r.Pid)
 		}
-		if b, _ := os.ReadFile(filepath.Join(dir, "supervise/stat")); string(b) != "finish\n" {
+		if b, _ := os.ReadFile(filepath.Join(dir, svdir.StatPath)); string(b) != "finish\n" {
 			t.Errorf("stat %q", b)
 		}
 	}
-	control(t, dir, "d")
+	testenv.Control(t, dir, "d")
 	// A run killed by a signal: -1 and the signal.
 	dir2 := service(t, "exec sleep 1000\n")
 	testenv.WriteScript(t, filepath.Join(dir2, "finish"), "echo \"$@\" >> finishes\n")
 	startSupervise(t, svkit, dir2)
 	waitStatus(t, dir2, "up", isUp)
-	control(t, dir2, "d")
+	testenv.Control(t, dir2, "d")
 	if got := readFileWait(t, filepath.Join(dir2, "finishes")); got != "-1 15\n" {
 		t.Errorf("finish args %q", got)
 	}
@@ -248,7 +248,7 @@ func TestTimeoutFinish(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "timeout-finish"), []byte("200\n"), 0644)
 	os.WriteFile(filepath.Join(dir, "down"), nil, 0644)
 	startSupervise(t, svkit, dir)
-	control(t, dir, "o")
+	testenv.Control(t, dir, "o")
 	readFileWait(t, filepath.Join(dir, "finishing"))
 	start := time.Now()
 	waitInfo(t, dir, "finish killed", func(in svdir.Info) bool { return in.State == svdir.StateDown })
@@ -270,11 +270,11 @@ func TestRunitFiles(t *testing.T) {
 	if read("pid") != strconv.Itoa(r.Pid)+"\n" || read("stat") != "run\n" {
 		t.Errorf("up: pid %q stat %q", read("pid"), read("stat"))
 	}
-	control(t, dir, "p")
+	testenv.Control(t, dir, "p")
 	testenv.WaitFor(t, wait, "stat paused", func() bool { return read("stat") == "run, paused\n" })
-	control(t, dir, "c")
+	testenv.Control(t, dir, "c")
 	testenv.WaitFor(t, wait, "stat running", func() bool { return read("stat") == "run\n" })
-	control(t, dir, "d")
+	testenv.Control(t, dir, "d")
 	testenv.WaitFor(t, wait, "stat down", func() bool { return read("stat") == "down\n" && read("pid") == "" })
 }
 
@@ -490,7 +490,7 @@ func TestNotifySocketAdopted(t *testing.T) {
 		os.Remove(filepath.Join(dir, "go1"))
 		os.Remove(filepath.Join(dir, "go2"))
 		os.Remove(filepath.Join(dir, "sockname"))
-		control(t, dir, "k")
+		testenv.Control(t, dir, "k")
 		r2 := waitStatus(t, dir, "restarted", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 		sock2 := strings.TrimSpace(readFileWait(t, filepath.Join(dir, "sockname")))
 		if !strings.HasPrefix(sock2, "@") || sock2 == sock {

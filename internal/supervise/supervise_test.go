@@ -55,7 +55,7 @@ func startSupervise(t *testing.T, im impl, dir string) *testenv.Proc {
 		if p.Exited() {
 			t.Fatalf("supervise exited early: %s", p.Stderr)
 		}
-		fd, err := syscall.Open(filepath.Join(dir, "supervise/ok"), syscall.O_WRONLY|syscall.O_NONBLOCK, 0)
+		fd, err := syscall.Open(filepath.Join(dir, svdir.OKPath), syscall.O_WRONLY|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			return false
 		}
@@ -82,19 +82,6 @@ func killIn(dir string) {
 		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", in.Pid)); err == nil && cwd == dir {
 			syscall.Kill(in.Pid, syscall.SIGKILL)
 		}
-	}
-}
-
-// control writes letters to supervise/control, as svc does.
-func control(t *testing.T, dir, letters string) {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(dir, "supervise/control"), os.O_WRONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatalf("open control: %v", err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(letters); err != nil {
-		t.Fatalf("write control: %v", err)
 	}
 }
 
@@ -154,11 +141,11 @@ func TestStartupFiles(t *testing.T) {
 			startSupervise(t, im, dir)
 			waitStatus(t, dir, "up", isUp)
 			want := map[string]os.FileMode{
-				"supervise":         os.ModeDir | 0700,
-				"supervise/lock":    0600,
-				"supervise/control": os.ModeNamedPipe | 0600,
-				"supervise/ok":      os.ModeNamedPipe | 0600,
-				"supervise/status":  0644,
+				"supervise":       os.ModeDir | 0700,
+				svdir.LockPath:    0600,
+				svdir.ControlPath: os.ModeNamedPipe | 0600,
+				svdir.OKPath:      os.ModeNamedPipe | 0600,
+				svdir.StatusPath:  0644,
 			}
 			for name, mode := range want {
 				st, err := os.Lstat(filepath.Join(dir, name))
@@ -186,7 +173,7 @@ func TestStartupFiles(t *testing.T) {
 				got = strings.Join(names, " ")
 				return got == wantNames
 			})
-			if st, _ := os.Stat(filepath.Join(dir, "supervise/status")); st.Size() != svdir.StatusSize {
+			if st, _ := os.Stat(filepath.Join(dir, svdir.StatusPath)); st.Size() != svdir.StatusSize {
 				t.Errorf("status size %d", st.Size())
 			}
 		})
@@ -229,7 +216,7 @@ func TestScenario(t *testing.T) {
 					os.WriteFile(filepath.Join(dir, "down"), nil, 0644)
 				}
 				if s.letters != "" {
-					control(t, dir, s.letters)
+					testenv.Control(t, dir, s.letters)
 				}
 				r := waitStatus(t, dir, fmt.Sprintf("step %d (%q)", i, s.letters), s.settle)
 				// The record's flags must agree with what svstat shows.
@@ -264,7 +251,7 @@ while :; do sleep 0.05; done
 			readFileWait(t, filepath.Join(dir, "sigs"))
 			sigs := filepath.Join(dir, "sigs")
 			for _, c := range []struct{ letter, sig string }{{"h", "HUP"}, {"a", "ALRM"}, {"i", "INT"}, {"t", "TERM"}, {"c", "CONT"}} {
-				control(t, dir, c.letter)
+				testenv.Control(t, dir, c.letter)
 				testenv.WaitFor(t, wait, "signal "+c.sig, func() bool {
 					b, _ := os.ReadFile(sigs)
 					return strings.HasSuffix(string(b), c.sig+"\n")
@@ -272,13 +259,13 @@ while :; do sleep 0.05; done
 			}
 			// p stops the process; c continues it.
 			pid := readStatus(t, dir).Pid
-			control(t, dir, "p")
-			testenv.WaitFor(t, wait, "stopped", func() bool { return procState(pid) == "T" })
-			control(t, dir, "c")
-			testenv.WaitFor(t, wait, "running", func() bool { s := procState(pid); return s == "S" || s == "R" })
+			testenv.Control(t, dir, "p")
+			testenv.WaitFor(t, wait, "stopped", func() bool { return testenv.ProcState(pid) == 'T' })
+			testenv.Control(t, dir, "c")
+			testenv.WaitFor(t, wait, "running", func() bool { s := testenv.ProcState(pid); return s == 'S' || s == 'R' })
 			// d sends TERM then CONT; the trap does not exit, so it stays up.
 			os.WriteFile(sigs, nil, 0644)
-			control(t, dir, "d")
+			testenv.Control(t, dir, "d")
 			testenv.WaitFor(t, wait, "TERM and CONT", func() bool {
 				b, _ := os.ReadFile(sigs)
 				return string(b) == "TERM\nCONT\n"
@@ -289,30 +276,10 @@ while :; do sleep 0.05; done
 				t.Errorf("after d: %+v", r)
 			}
 			// k kills it for good: want down, so no restart.
-			control(t, dir, "k")
+			testenv.Control(t, dir, "k")
 			waitStatus(t, dir, "down after k", isDown)
 		})
 	}
-}
-
-// inode returns the inode number of path: supervise replaces the status
-// file through a rename on every announcement.
-func inode(t *testing.T, path string) uint64 {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return st.Sys().(*syscall.Stat_t).Ino
-}
-
-func procState(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return s[i+2 : i+3]
 }
 
 func TestExit(t *testing.T) {
@@ -331,10 +298,10 @@ func TestExit(t *testing.T) {
 					time.Sleep(20 * time.Millisecond)
 				}
 			}
-			ino := inode(t, filepath.Join(dir, "supervise/status"))
-			control(t, dir, "x")
+			ino := testenv.Inode(t, filepath.Join(dir, svdir.StatusPath))
+			testenv.Control(t, dir, "x")
 			testenv.WaitFor(t, wait, "x processed", func() bool {
-				return inode(t, filepath.Join(dir, "supervise/status")) != ino
+				return testenv.Inode(t, filepath.Join(dir, svdir.StatusPath)) != ino
 			})
 			if p.Exited() || !testenv.Alive(r.Pid) {
 				t.Fatalf("x alone stopped something")
@@ -355,7 +322,7 @@ func TestExit(t *testing.T) {
 			dir = service(t, "exec sleep 1000\n")
 			p = startSupervise(t, im, dir)
 			waitStatus(t, dir, "up", isUp)
-			control(t, dir, "dx")
+			testenv.Control(t, dir, "dx")
 			if code := p.Wait(t, wait); code != 0 {
 				t.Fatalf("dx exit code %d", code)
 			}
@@ -363,7 +330,7 @@ func TestExit(t *testing.T) {
 			dir = service(t, "exec sleep 1000\n")
 			os.WriteFile(filepath.Join(dir, "down"), nil, 0644)
 			p = startSupervise(t, im, dir)
-			control(t, dir, "x")
+			testenv.Control(t, dir, "x")
 			if code := p.Wait(t, wait); code != 0 {
 				t.Fatalf("x while down: exit code %d", code)
 			}
@@ -381,7 +348,7 @@ func TestOnce(t *testing.T) {
 			if r := readStatus(t, dir); r.Pid != 0 || r.Want != 'd' {
 				t.Fatalf("with down file: %+v", r)
 			}
-			control(t, dir, "o")
+			testenv.Control(t, dir, "o")
 			r := waitStatus(t, dir, "up", isUp)
 			if r.Want != 0 {
 				t.Errorf("want byte %d after o", r.Want)
@@ -512,9 +479,9 @@ func TestCommandsAtOnce(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		r := waitStatus(t, dir, "up", isUp)
 		start := time.Now()
-		control(t, dir, "d")
+		testenv.Control(t, dir, "d")
 		waitStatus(t, dir, "down", isDown)
-		control(t, dir, "u")
+		testenv.Control(t, dir, "u")
 		r2 := waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 		if d := time.Since(start); d > 900*time.Millisecond {
 			t.Errorf("down/up round trip took %v", d)
@@ -549,7 +516,7 @@ func TestCommandBurst(t *testing.T) {
 				t.Fatal(err)
 			}
 			const burst = 4096
-			control(t, dir, strings.Repeat("c", burst)+"d")
+			testenv.Control(t, dir, strings.Repeat("c", burst)+"d")
 			waitStatus(t, dir, "down behind the burst", isDown)
 			writes, overflow := 0, false
 			buf := make([]byte, 64<<10)
@@ -680,7 +647,7 @@ func TestSymlinkedFIFOs(t *testing.T) {
 		os.MkdirAll(filepath.Join(dir, "supervise"), 0700)
 		victim := filepath.Join(t.TempDir(), "victim")
 		os.WriteFile(victim, []byte("keep"), 0644)
-		ctl := filepath.Join(dir, "supervise/control")
+		ctl := filepath.Join(dir, svdir.ControlPath)
 		if kind == "symlink" {
 			os.Symlink(victim, ctl)
 		} else {
@@ -824,9 +791,9 @@ func TestNoGrowth(t *testing.T) {
 	}
 	cycles := func(n int) {
 		for i := 0; i < n; i++ {
-			control(t, dir, "d")
+			testenv.Control(t, dir, "d")
 			waitStatus(t, dir, "down", isDown)
-			control(t, dir, "u")
+			testenv.Control(t, dir, "u")
 			old := r.Pid
 			r = waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != old })
 		}

@@ -78,10 +78,10 @@ func TestReadopt(t *testing.T) {
 			if got := svstat(t, dir); got != "up (pid P) S seconds\n" {
 				t.Errorf("svstat %q", got)
 			}
-			control(t, dir, "d")
+			testenv.Control(t, dir, "d")
 			waitStatus(t, dir, "down", isDown)
 			testenv.WaitFor(t, wait, "old copy gone", func() bool { return !testenv.Alive(r.Pid) })
-			control(t, dir, "u")
+			testenv.Control(t, dir, "u")
 			r3 := waitStatus(t, dir, "up again", isUp)
 			if r3.Pid == r.Pid {
 				t.Fatal("same pid")
@@ -114,14 +114,14 @@ func TestNoAdoptionOfRecycledPid(t *testing.T) {
 	} {
 		dir := service(t, "exec sleep 1000\n")
 		os.MkdirAll(filepath.Join(dir, "supervise"), 0700)
-		os.WriteFile(filepath.Join(dir, "supervise/process"), []byte(rec), 0644)
+		os.WriteFile(filepath.Join(dir, svdir.ProcessPath), []byte(rec), 0644)
 		startSupervise(t, svkit, dir)
 		r := waitStatus(t, dir, "up", isUp)
 		if r.Pid == id.Pid {
 			t.Fatalf("record %q: adopted an unrelated process", rec)
 		}
-		control(t, dir, "k")
-		control(t, dir, "d")
+		testenv.Control(t, dir, "k")
+		testenv.Control(t, dir, "d")
 		waitStatus(t, dir, "down", isDown)
 		if !testenv.Alive(id.Pid) {
 			t.Fatalf("record %q: the unrelated process was killed", rec)
@@ -151,7 +151,7 @@ wait
 			waitStatus(t, dir, "up", isUp) // run may write its files before status shows it
 			readFileWait(t, filepath.Join(dir, "ready"))
 			testenv.WaitFor(t, wait, "three sleeps", func() bool { return len(marked(m)) == 3 })
-			control(t, dir, "d")
+			testenv.Control(t, dir, "d")
 			waitStatus(t, dir, "down", isDown)
 			testenv.WaitFor(t, wait, "whole tree gone", func() bool { return len(marked(m)) == 0 })
 		})
@@ -169,7 +169,7 @@ func TestTimeoutKill(t *testing.T) {
 	waitStatus(t, dir, "up", isUp) // run may write its files before status shows it
 	readFileWait(t, filepath.Join(dir, "ready"))
 	start := time.Now()
-	control(t, dir, "d")
+	testenv.Control(t, dir, "d")
 	readFileWait(t, filepath.Join(dir, "sigs"))
 	waitStatus(t, dir, "down", isDown)
 	if d := time.Since(start); d < 250*time.Millisecond {
@@ -245,7 +245,7 @@ func TestLeftoversCrashLoop(t *testing.T) {
 					return
 				}
 				waitStatus(t, dir, "between restarts", isDown)
-				control(t, dir, "d")
+				testenv.Control(t, dir, "d")
 				waitStatus(t, dir, "wanted down", func(r svdir.Status) bool { return r.Pid == 0 && r.Want == svdir.WantDown })
 				testenv.WaitFor(t, wait, "every helper gone", func() bool { return len(marked(m)) == 0 })
 			})
@@ -270,7 +270,7 @@ func TestLeftoversExit(t *testing.T) {
 				p := startSupervise(t, svkit, dir)
 				testenv.WaitFor(t, wait, "two starts", func() bool { return starts(dir) >= 2 })
 				waitStatus(t, dir, "between restarts", isDown)
-				control(t, dir, "dx")
+				testenv.Control(t, dir, "dx")
 				p.Wait(t, wait)
 				if pids := marked(m); len(pids) != 0 {
 					t.Fatalf("supervise exited leaving helpers %v", pids)
@@ -294,10 +294,10 @@ func TestLeftoversBeforeStart(t *testing.T) {
 				testenv.WaitFor(t, wait, "run and its helper", func() bool { return len(marked(m)) == 2 })
 				readFileWait(t, filepath.Join(dir, "helpers"))
 				old := marked(m)
-				control(t, dir, "d")
+				testenv.Control(t, dir, "d")
 				waitStatus(t, dir, "down", isDown)
 				testenv.WaitFor(t, wait, "run gone, the helper left", func() bool { return len(marked(m)) == 1 })
-				control(t, dir, cmd)
+				testenv.Control(t, dir, cmd)
 				waitStatus(t, dir, "up again", isUp)
 				testenv.WaitFor(t, wait, "the new run and its helper", func() bool {
 					return starts(dir) == 2 && len(marked(m)) == 2
@@ -326,7 +326,7 @@ func TestLeftoversSpareFinish(t *testing.T) {
 			startSupervise(t, svkit, dir)
 			waitStatus(t, dir, "up", isUp)
 			readFileWait(t, filepath.Join(dir, "ready"))
-			control(t, dir, "d")
+			testenv.Control(t, dir, "d")
 			readFileWait(t, filepath.Join(dir, "finished"))
 			testenv.WaitFor(t, wait, "the helper gone", func() bool { return len(marked(m)) == 0 })
 		})
@@ -340,7 +340,7 @@ func TestDownSignal(t *testing.T) {
 	startSupervise(t, svkit, dir)
 	waitStatus(t, dir, "up", isUp) // run may write its files before status shows it
 	readFileWait(t, filepath.Join(dir, "ready"))
-	control(t, dir, "d")
+	testenv.Control(t, dir, "d")
 	waitStatus(t, dir, "down", isDown)
 	if b, _ := os.ReadFile(filepath.Join(dir, "sigs")); string(b) != "QUIT\n" {
 		t.Errorf("signals seen: %q", b)
@@ -365,7 +365,7 @@ exit 0
 		r, err := svdir.ReadStatusOf(dir)
 		return err == nil && daemon != 0 && r.Pid == daemon
 	})
-	control(t, dir, "h")
+	testenv.Control(t, dir, "h")
 	readFileWait(t, filepath.Join(dir, "hups"))
 	syscall.Kill(daemon, syscall.SIGKILL)
 	testenv.WaitFor(t, wait, "restart", func() bool {
@@ -373,7 +373,7 @@ exit 0
 		return string(b) == "start\nstart\n"
 	})
 	r := waitStatus(t, dir, "new daemon followed", func(r svdir.Status) bool { return r.Pid != 0 && r.Pid != daemon })
-	control(t, dir, "d")
+	testenv.Control(t, dir, "d")
 	waitStatus(t, dir, "down", isDown)
 	testenv.WaitFor(t, wait, "daemon gone", func() bool { return !testenv.Alive(r.Pid) })
 }
@@ -404,15 +404,15 @@ exit 0
 			if beforeReap {
 				syscall.Kill(p.Pid(), syscall.SIGSTOP)
 				touch("go")
-				testenv.WaitFor(t, wait, "run exited, not reaped", func() bool { return procState(r.Pid) == "Z" })
+				testenv.WaitFor(t, wait, "run exited, not reaped", func() bool { return testenv.ProcState(r.Pid) == 'Z' })
 				p.KillAndWait(t, syscall.SIGKILL)
-				if b, _ := os.ReadFile(filepath.Join(dir, "supervise/process")); !strings.HasPrefix(string(b), strconv.Itoa(r.Pid)+" ") {
+				if b, _ := os.ReadFile(filepath.Join(dir, svdir.ProcessPath)); !strings.HasPrefix(string(b), strconv.Itoa(r.Pid)+" ") {
 					t.Fatalf("record %q does not name run %d", b, r.Pid)
 				}
 			} else {
 				touch("go")
 				testenv.WaitFor(t, wait, "run exited, daemon awaited", func() bool {
-					b, _ := os.ReadFile(filepath.Join(dir, "supervise/process"))
+					b, _ := os.ReadFile(filepath.Join(dir, svdir.ProcessPath))
 					return strings.HasPrefix(string(b), "0 ")
 				})
 				p.KillAndWait(t, syscall.SIGKILL)
@@ -431,7 +431,7 @@ exit 0
 			if pids := marked(m); len(pids) != 1 {
 				t.Fatalf("daemons %v", pids)
 			}
-			control(t, dir, "d")
+			testenv.Control(t, dir, "d")
 			waitStatus(t, dir, "down", isDown)
 			testenv.WaitFor(t, wait, "daemon gone", func() bool { return len(marked(m)) == 0 })
 		})
@@ -480,7 +480,7 @@ func TestReadoptUnderSvscan(t *testing.T) {
 		return false
 	})
 	testenv.WaitFor(t, wait, "the new supervise answers", func() bool {
-		fd, err := syscall.Open(filepath.Join(dir, "supervise/ok"), syscall.O_WRONLY|syscall.O_NONBLOCK, 0)
+		fd, err := syscall.Open(filepath.Join(dir, svdir.OKPath), syscall.O_WRONLY|syscall.O_NONBLOCK, 0)
 		if err == nil {
 			syscall.Close(fd)
 		}
@@ -492,10 +492,10 @@ func TestReadoptUnderSvscan(t *testing.T) {
 	if pids := marked(m); len(pids) != 1 {
 		t.Fatalf("copies running: %v", pids)
 	}
-	control(t, dir, "d")
+	testenv.Control(t, dir, "d")
 	waitStatus(t, dir, "down", isDown)
 	testenv.WaitFor(t, wait, "old copy gone", func() bool { return len(marked(m)) == 0 })
-	control(t, dir, "u")
+	testenv.Control(t, dir, "u")
 	waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 	testenv.WaitFor(t, wait, "the second start", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "starts"))
@@ -578,10 +578,10 @@ func TestKilledWhileStarting(t *testing.T) {
 			if pids := marked(m); len(pids) != 1 || pids[0] != r.Pid {
 				t.Fatalf("copies running %v, status pid %d", pids, r.Pid)
 			}
-			control(t, dir, "d")
+			testenv.Control(t, dir, "d")
 			waitStatus(t, dir, "down", isDown)
 			testenv.WaitFor(t, wait, "the copy gone", func() bool { return len(marked(m)) == 0 })
-			control(t, dir, "u")
+			testenv.Control(t, dir, "u")
 			waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 			testenv.WaitFor(t, wait, "one copy again", func() bool { return len(marked(m)) == 1 })
 		})
@@ -613,7 +613,7 @@ func TestStartingRecordIgnoresOlderProcesses(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, "supervise"), 0700)
 	sid, _ := unix.Getsid(0)
 	rec := fmt.Sprintf("0 %d %s %d %d\n", proc.Now(), proc.BootID(), syscall.Getpgrp(), sid)
-	if err := os.WriteFile(filepath.Join(dir, "supervise/process"), []byte(rec), 0644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, svdir.ProcessPath), []byte(rec), 0644); err != nil {
 		t.Fatal(err)
 	}
 	startSupervise(t, svkit, dir)
@@ -654,7 +654,7 @@ func groupPath(t *testing.T, dir string) string {
 // lockedOnceAndFree reports whether a supervise took dir's lock and has
 // let it go since (it died).
 func lockedOnceAndFree(dir string) bool {
-	fd, err := syscall.Open(filepath.Join(dir, "supervise/lock"), syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+	fd, err := syscall.Open(filepath.Join(dir, svdir.LockPath), syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return false
 	}
@@ -702,7 +702,7 @@ func TestRecycledPid(t *testing.T) {
 	if victim == nil {
 		t.Fatalf("pid %d was not recycled in 50 tries", r.Pid)
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, "supervise/process")); !strings.HasPrefix(string(b), strconv.Itoa(r.Pid)+" ") {
+	if b, _ := os.ReadFile(filepath.Join(dir, svdir.ProcessPath)); !strings.HasPrefix(string(b), strconv.Itoa(r.Pid)+" ") {
 		t.Fatalf("record %q does not name the old pid %d", b, r.Pid)
 	}
 	startSupervise(t, svkit, dir)
@@ -711,7 +711,7 @@ func TestRecycledPid(t *testing.T) {
 		t.Fatal("adopted the process that took the recycled pid")
 	}
 	for _, c := range []string{"k", "t", "d", "x"} {
-		control(t, dir, c)
+		testenv.Control(t, dir, c)
 	}
 	waitStatus(t, dir, "down", isDown)
 	time.Sleep(100 * time.Millisecond)
@@ -749,10 +749,10 @@ func TestFrozenGroupThawed(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(group, "cgroup.freeze"))
 		return strings.TrimSpace(string(b)) == "0"
 	})
-	control(t, dir, "d")
+	testenv.Control(t, dir, "d")
 	waitStatus(t, dir, "down", isDown)
 	testenv.WaitFor(t, wait, "the adopted run gone", func() bool { return !testenv.Alive(r.Pid) })
-	control(t, dir, "u")
+	testenv.Control(t, dir, "u")
 	waitStatus(t, dir, "up again", isUp)
 	testenv.WaitFor(t, wait, "the new run running (not frozen)", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "starts"))

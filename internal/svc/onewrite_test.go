@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"svkit/internal/testenv"
+	"svkit/pkg/svdir"
 )
 
 // TestOneWrite checks with strace that the letters reach the control FIFO
@@ -21,7 +22,7 @@ func TestOneWrite(t *testing.T) {
 	}
 	root := t.TempDir()
 	for _, n := range []string{"a", "b"} {
-		p := filepath.Join(root, n, "supervise", "control")
+		p := filepath.Join(root, n, svdir.ControlPath)
 		os.MkdirAll(filepath.Dir(p), 0700)
 		if err := unix.Mkfifo(p, 0600); err != nil {
 			t.Fatal(err)

@@ -78,7 +78,7 @@ func (e *svcEnv) status() svdir.Status {
 }
 
 func (e *svcEnv) raw() string {
-	b, _ := os.ReadFile(filepath.Join(e.root, e.dir, "supervise", "status"))
+	b, _ := os.ReadFile(filepath.Join(e.root, e.dir, svdir.StatusPath))
 	return string(b)
 }
 
@@ -132,7 +132,7 @@ func drive(t *testing.T, supervise string) {
 
 	var pid int
 	testenv.WaitFor(t, wait, "run to start", func() bool {
-		if !fileExists(filepath.Join(root, "svc1", "supervise", "status")) {
+		if !fileExists(filepath.Join(root, "svc1", svdir.StatusPath)) {
 			return false
 		}
 		pid = e.status().Pid

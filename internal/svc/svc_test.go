@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"svkit/internal/testenv"
+	"svkit/pkg/svdir"
 )
 
 const usage = UsageLine + "\n"
@@ -23,7 +24,7 @@ func fifos(t *testing.T) (string, map[string]int) {
 	root := t.TempDir()
 	readers := map[string]int{}
 	for _, n := range []string{"a", "b", "stopped"} {
-		p := filepath.Join(root, n, "supervise", "control")
+		p := filepath.Join(root, n, svdir.ControlPath)
 		os.MkdirAll(filepath.Dir(p), 0700)
 		if err := unix.Mkfifo(p, 0600); err != nil {
 			t.Fatal(err)
@@ -42,11 +43,11 @@ func fifos(t *testing.T) (string, map[string]int) {
 	os.WriteFile(filepath.Join(root, "file"), nil, 0644)
 	os.WriteFile(filepath.Join(root, "victim"), []byte("precious\n"), 0644)
 	os.MkdirAll(filepath.Join(root, "reg", "supervise"), 0700)
-	if err := os.Link(filepath.Join(root, "victim"), filepath.Join(root, "reg", "supervise", "control")); err != nil {
+	if err := os.Link(filepath.Join(root, "victim"), filepath.Join(root, "reg", svdir.ControlPath)); err != nil {
 		t.Fatal(err)
 	}
 	os.MkdirAll(filepath.Join(root, "sym", "supervise"), 0700)
-	os.Symlink(filepath.Join(root, "a", "supervise", "control"), filepath.Join(root, "sym", "supervise", "control"))
+	os.Symlink(filepath.Join(root, "a", svdir.ControlPath), filepath.Join(root, "sym", svdir.ControlPath))
 	return root, readers
 }
 

@@ -32,7 +32,7 @@ func TestCgroupFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := svdir.Status{Pid: busy.Pid(), Want: svdir.WantUp}.Encode()
-	if err := os.WriteFile(filepath.Join(dir, "supervise/status"), rec[:], 0644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, svdir.StatusPath), rec[:], 0644); err != nil {
 		t.Fatal(err)
 	}
 	cpus, err := onlineCPUs()

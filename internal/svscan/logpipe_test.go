@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"svkit/pkg/svdir"
 	"syscall"
 	"testing"
 
@@ -25,13 +26,13 @@ func TestLogPipe(t *testing.T) {
 		{name: "fresh", setup: func(t *testing.T, svc string) {}, fifo: true},
 		{name: "existing", setup: func(t *testing.T, svc string) {
 			mkdir(t, filepath.Join(svc, "supervise"))
-			if err := unix.Mkfifo(filepath.Join(svc, "supervise", "logpipe"), 0600); err != nil {
+			if err := unix.Mkfifo(filepath.Join(svc, svdir.LogPipePath), 0600); err != nil {
 				t.Fatal(err)
 			}
 		}, fifo: true},
 		{name: "open to others", setup: func(t *testing.T, svc string) {
 			mkdir(t, filepath.Join(svc, "supervise"))
-			p := filepath.Join(svc, "supervise", "logpipe")
+			p := filepath.Join(svc, svdir.LogPipePath)
 			if err := unix.Mkfifo(p, 0600); err != nil {
 				t.Fatal(err)
 			}
@@ -41,7 +42,7 @@ func TestLogPipe(t *testing.T) {
 		}, warned: "mode 0600"},
 		{name: "regular file", setup: func(t *testing.T, svc string) {
 			mkdir(t, filepath.Join(svc, "supervise"))
-			if err := os.WriteFile(filepath.Join(svc, "supervise", "logpipe"), nil, 0600); err != nil {
+			if err := os.WriteFile(filepath.Join(svc, svdir.LogPipePath), nil, 0600); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -51,7 +52,7 @@ func TestLogPipe(t *testing.T) {
 			if err := unix.Mkfifo(other, 0600); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Symlink(other, filepath.Join(svc, "supervise", "logpipe")); err != nil {
+			if err := os.Symlink(other, filepath.Join(svc, svdir.LogPipePath)); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -79,7 +80,7 @@ func TestLogPipe(t *testing.T) {
 				t.Fatal(err)
 			}
 			var fst unix.Stat_t
-			isFIFO := unix.Lstat(filepath.Join(svc, "supervise", "logpipe"), &fst) == nil &&
+			isFIFO := unix.Lstat(filepath.Join(svc, svdir.LogPipePath), &fst) == nil &&
 				fst.Mode&unix.S_IFMT == unix.S_IFIFO && fst.Ino == st.Ino && fst.Dev == st.Dev
 			if isFIFO != tc.fifo {
 				t.Fatalf("the pipe is supervise/logpipe: %v, want %v", isFIFO, tc.fifo)
@@ -103,7 +104,7 @@ func TestLogPipe(t *testing.T) {
 			}
 			if tc.fifo {
 				// Another open (a later svscan) reaches the same pipe.
-				r2, err := syscall.Open(filepath.Join(svc, "supervise", "logpipe"), syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+				r2, err := syscall.Open(filepath.Join(svc, svdir.LogPipePath), syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -47,7 +47,7 @@ func decodeLine(t *testing.T, line string, want []string) map[string]any {
 // writeInfo writes dir/supervise/info.
 func writeInfo(t *testing.T, dir string, in svdir.Info) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, "supervise", "info"), in.Encode(), 0644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, svdir.InfoPath), in.Encode(), 0644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -188,10 +188,10 @@ func TestJSONObjects(t *testing.T) {
 	d = mk("nosince", record(when, 0, 0, 'u'), &nosince, false) // since 0 is not checked
 	add(d, withInfo(base(d, "down", "up", 0), func(o *Object) { o.LastExitCode, o.Restarts = num(2), num(1) }))
 	d = mk("badinfo", record(when, 42, 0, 'u'), nil, false)
-	os.WriteFile(filepath.Join(d, "supervise", "info"), []byte("garbage\n"), 0644)
+	os.WriteFile(filepath.Join(d, svdir.InfoPath), []byte("garbage\n"), 0644)
 	add(d, base(d, "up", "up", 42))
 	d = mk("infodir", record(when, 42, 0, 'u'), nil, false)
-	os.Mkdir(filepath.Join(d, "supervise", "info"), 0755)
+	os.Mkdir(filepath.Join(d, svdir.InfoPath), 0755)
 	add(d, base(d, "up", "up", 42))
 
 	var args []string

@@ -50,10 +50,10 @@ func mkfifo(t *testing.T, path string) {
 // given status bytes (nil: no status file).
 func running(t *testing.T, dir string, st []byte) {
 	t.Helper()
-	mkfifo(t, filepath.Join(dir, "supervise", "ok"))
-	hold(t, filepath.Join(dir, "supervise", "ok"))
+	mkfifo(t, filepath.Join(dir, svdir.OKPath))
+	hold(t, filepath.Join(dir, svdir.OKPath))
 	if st != nil {
-		if err := os.WriteFile(filepath.Join(dir, "supervise", "status"), st, 0644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, svdir.StatusPath), st, 0644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,14 +91,14 @@ func fixtures(now time.Time) []fixture {
 		{"file", func(t *testing.T, dir string) { touch(t, dir) }, "unable to chdir: not a directory", true, ""},
 		{"downloop", mk(func(t *testing.T, dir string) { os.Symlink("down", filepath.Join(dir, "down")) }), "unable to stat down: symbolic link loop", true, ""},
 		{"nosup", mk(zero), "unable to open supervise/ok: file does not exist", true, ""},
-		{"stopped", mk(func(t *testing.T, dir string) { mkfifo(t, filepath.Join(dir, "supervise", "ok")) }), "supervise not running", true, ""},
-		{"okdir", mk(func(t *testing.T, dir string) { os.MkdirAll(filepath.Join(dir, "supervise", "ok"), 0700) }), "unable to open supervise/ok: is a directory", true, ""},
+		{"stopped", mk(func(t *testing.T, dir string) { mkfifo(t, filepath.Join(dir, svdir.OKPath)) }), "supervise not running", true, ""},
+		{"okdir", mk(func(t *testing.T, dir string) { os.MkdirAll(filepath.Join(dir, svdir.OKPath), 0700) }), "unable to open supervise/ok: is a directory", true, ""},
 		{"nostatus", mk(func(t *testing.T, dir string) { running(t, dir, nil) }), "unable to open supervise/status: file does not exist", true, ""},
 		{"short", mk(func(t *testing.T, dir string) { running(t, dir, record(ago, 1, 0, 'u')[:17]) }), "unable to read supervise/status: bad format", true, ""},
 		{"empty", mk(func(t *testing.T, dir string) { running(t, dir, []byte{}) }), "unable to read supervise/status: bad format", true, ""},
 		{"statusdir", mk(func(t *testing.T, dir string) {
 			running(t, dir, nil)
-			os.Mkdir(filepath.Join(dir, "supervise", "status"), 0755)
+			os.Mkdir(filepath.Join(dir, svdir.StatusPath), 0755)
 		}), "unable to read supervise/status: is a directory", false, "up (pid 9) "}, // 0.76 shows the previous dir's record
 		{"up", mk(func(t *testing.T, dir string) { running(t, dir, record(ago, 5409, 1, 'u')) }), "up (pid 5409) 10 seconds, paused", true, ""},
 		{"downwantup", mk(func(t *testing.T, dir string) { running(t, dir, record(ago, 0, 0, 'u')) }), "down 10 seconds, normally up, want up", true, ""},
@@ -135,23 +135,23 @@ func fixtures(now time.Time) []fixture {
 		// svkit refuses what 0.76 follows or blocks on.
 		{"okregular", mk(func(t *testing.T, dir string) {
 			os.MkdirAll(filepath.Join(dir, "supervise"), 0700)
-			touch(t, filepath.Join(dir, "supervise", "ok"))
-			os.WriteFile(filepath.Join(dir, "supervise", "status"), record(ago, 5, 0, 'u'), 0644)
+			touch(t, filepath.Join(dir, svdir.OKPath))
+			os.WriteFile(filepath.Join(dir, svdir.StatusPath), record(ago, 5, 0, 'u'), 0644)
 		}), "unable to open supervise/ok: not a FIFO", false, "up (pid 5) "},
 		{"oksymlink", mk(func(t *testing.T, dir string) {
 			running(t, dir+".real", nil)
 			os.MkdirAll(filepath.Join(dir, "supervise"), 0700)
-			os.Symlink(filepath.Join(dir+".real", "supervise", "ok"), filepath.Join(dir, "supervise", "ok"))
-			os.WriteFile(filepath.Join(dir, "supervise", "status"), record(ago, 5, 0, 'u'), 0644)
+			os.Symlink(filepath.Join(dir+".real", svdir.OKPath), filepath.Join(dir, svdir.OKPath))
+			os.WriteFile(filepath.Join(dir, svdir.StatusPath), record(ago, 5, 0, 'u'), 0644)
 		}), "unable to open supervise/ok: is a symbolic link", false, "up (pid 5) "},
 		{"statussymlink", mk(func(t *testing.T, dir string) {
 			running(t, dir, nil)
 			os.WriteFile(dir+".status", record(ago, 5, 0, 'u'), 0644)
-			os.Symlink(dir+".status", filepath.Join(dir, "supervise", "status"))
+			os.Symlink(dir+".status", filepath.Join(dir, svdir.StatusPath))
 		}), "unable to open supervise/status: is a symbolic link", false, "up (pid 5) "},
 		{"statusfifo", mk(func(t *testing.T, dir string) {
 			running(t, dir, nil)
-			mkfifo(t, filepath.Join(dir, "supervise", "status"))
+			mkfifo(t, filepath.Join(dir, svdir.StatusPath))
 		}), "unable to read supervise/status: bad format", false, ""},
 	}
 }

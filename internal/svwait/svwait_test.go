@@ -164,7 +164,7 @@ func newFake(t *testing.T, dir string, r svdir.Status, in *svdir.Info) *fake {
 
 func holdOK(t *testing.T, dir string) {
 	t.Helper()
-	ok := filepath.Join(dir, "supervise", "ok")
+	ok := filepath.Join(dir, svdir.OKPath)
 	if err := unix.Mkfifo(ok, 0600); err != nil && err != unix.EEXIST {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func (f *fake) set(r svdir.Status, in *svdir.Info) {
 	b := r.Encode()
 	f.replace("status", b[:])
 	if in == nil {
-		os.Remove(filepath.Join(f.dir, "supervise", "info"))
+		os.Remove(filepath.Join(f.dir, svdir.InfoPath))
 		return
 	}
 	f.replace("info", in.Encode())
@@ -519,7 +519,7 @@ func TestLatency(t *testing.T) {
 			t.Fatalf("round %d: returned at once", i)
 		}
 		// Exactly what supervise does: write status.new, rename it.
-		p := filepath.Join(f.dir, "supervise", "status")
+		p := filepath.Join(f.dir, svdir.StatusPath)
 		b := next.Encode()
 		if err := os.WriteFile(p+".new", b[:], 0644); err != nil {
 			t.Fatal(err)
