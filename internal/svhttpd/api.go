@@ -269,7 +269,8 @@ func (s *Server) run(r *http.Request, p *Peer, name string, logger bool, letters
 		s.audit(p, label, letters, res)
 		return res
 	}
-	before, had := statusID(dir)
+	w := newWaiter(dir, letters)
+	defer w.close()
 	code, text := s.sendAs(p, dir, letters)
 	res.Status = httpStatus(code)
 	if code != helperSent {
@@ -277,7 +278,7 @@ func (s *Server) run(r *http.Request, p *Peer, name string, logger bool, letters
 		s.audit(p, label, letters, res)
 		return res
 	}
-	if !wait || !s.waitStatus(r, dir, before, had, timeout) {
+	if !wait || !s.waitTaken(r, w, timeout) {
 		res.Status = http.StatusAccepted
 	}
 	s.audit(p, label, letters, res)
@@ -289,14 +290,14 @@ func (s *Server) run(r *http.Request, p *Peer, name string, logger bool, letters
 	return res
 }
 
-// waitStatus waits until dir's supervise/status is replaced (supervise
-// has read the commands), at most timeout; woken by the hub's inotify.
-func (s *Server) waitStatus(r *http.Request, dir string, before uint64, had bool, timeout time.Duration) bool {
+// waitTaken waits until supervise has taken the letters (see waiter), at
+// most timeout; woken by the hub's inotify.
+func (s *Server) waitTaken(r *http.Request, w *waiter, timeout time.Duration) bool {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	for {
 		tick := s.Hub.Tick()
-		if id, ok := statusID(dir); ok && (!had || id != before) {
+		if w.taken() {
 			return true
 		}
 		select {
@@ -468,5 +469,3 @@ func writeEvent(b *bytes.Buffer, id, kind string, data []byte) {
 
 // clientCount is the number of SSE clients connected.
 func (s *Server) clientCount() int { return int(s.clients.Load()) }
-
-

@@ -38,9 +38,11 @@ type Event struct {
 // service directories (supervise, log, down); status and info replaced in
 // supervise/, and supervise/lock closed after writing: supervise opens it
 // for writing and holds it until it exits (nothing else writes it).
+// supervise reading supervise/control (IN_ACCESS) changes nothing that is
+// shown but wakes the commands that wait for supervise to take them.
 const (
 	entryMask     = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO | unix.IN_ATTRIB | unix.IN_ONLYDIR
-	superviseMask = unix.IN_MOVED_TO | unix.IN_CLOSE_WRITE | unix.IN_CREATE | unix.IN_DELETE | unix.IN_ONLYDIR
+	superviseMask = unix.IN_MOVED_TO | unix.IN_CLOSE_WRITE | unix.IN_CREATE | unix.IN_ACCESS | unix.IN_DELETE | unix.IN_ONLYDIR
 )
 
 // Defaults of the hub.
@@ -90,10 +92,12 @@ func NewHub(tree *Tree, stderr io.Writer) (*Hub, error) {
 	h := &Hub{tree: tree, start: time.Now().UnixNano(), stderr: stderr,
 		last: map[string][]byte{}, subs: map[*Sub]struct{}{}, tick: make(chan struct{}),
 		wds: map[int32][]watchOf{}, ifd: ifd, names: map[string][]int32{}}
-	if _, err := unix.InotifyAddWatch(ifd, tree.Dir, entryMask); err != nil {
+	wd, err := unix.InotifyAddWatch(ifd, tree.Dir, entryMask)
+	if err != nil {
 		unix.Close(ifd)
 		return nil, err
 	}
+	h.wds[int32(wd)] = []watchOf{{"", 'T'}}
 	h.inf = os.NewFile(uintptr(ifd), "inotify")
 	h.mu.Lock()
 	h.resyncLocked()
@@ -175,12 +179,12 @@ func (h *Hub) handle(evs []inotify.Event) {
 
 // relevant reports whether an event in a supervise/ directory may change
 // the service's object: status or info replaced, written or removed, the
-// lock closed by an exiting supervise, ok made or removed. svhttpd's own
-// opens (ok and control, closed after writing) are not.
+// lock closed by an exiting supervise, ok made or removed. Reads (svhttpd's
+// own among them) and svhttpd's opens of ok and control are not.
 func relevant(ev inotify.Event) bool {
 	switch ev.Name {
 	case "status", "info":
-		return true
+		return ev.Mask&(unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE|unix.IN_CREATE|unix.IN_DELETE) != 0
 	case "lock":
 		return ev.Mask&unix.IN_CLOSE_WRITE != 0
 	case "ok":

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -177,6 +178,84 @@ func (l *limitedWriter) Write(b []byte) (int, error) {
 		l.n -= k
 	}
 	return len(b), nil
+}
+
+// waiter tells when supervise has taken a command: it has read every
+// byte written to supervise/control (FIONREAD on the FIFO is 0), and, when
+// the letters change what supervise/status records (u, d, o, p, c),
+// status was replaced since, or already says what the letters ask for
+// (supervise need not rewrite a status that does not change). Signal
+// letters change nothing in status: supervise has taken them once it read
+// them.
+type waiter struct {
+	dir     string
+	letters string
+	fifo    int // supervise/control open for writing, -1 if it cannot be
+	before  uint64
+	had     bool
+}
+
+// newWaiter records the state before the letters are sent.
+func newWaiter(dir, letters string) *waiter {
+	w := &waiter{dir: dir, letters: letters, fifo: -1}
+	if fd, err := svdir.OpenFIFO(unix.AT_FDCWD, dir+"/"+svdir.ControlPath, unix.O_WRONLY); err == nil {
+		w.fifo = fd
+	}
+	w.before, w.had = statusID(dir)
+	return w
+}
+
+func (w *waiter) close() {
+	if w.fifo >= 0 {
+		unix.Close(w.fifo)
+		w.fifo = -1
+	}
+}
+
+// taken reports whether supervise has taken the letters.
+func (w *waiter) taken() bool {
+	id, ok := statusID(w.dir)
+	replaced := ok && (!w.had || id != w.before)
+	if w.fifo < 0 {
+		return replaced
+	}
+	n, err := unix.IoctlGetInt(w.fifo, unix.TIOCINQ) // FIONREAD: bytes in the pipe
+	if err != nil || n != 0 {
+		return false
+	}
+	if replaced || !strings.ContainsAny(w.letters, "udopc") {
+		return true
+	}
+	r, err := svdir.ReadStatusOf(w.dir)
+	return err == nil && satisfied(r, w.letters)
+}
+
+// satisfied reports whether the status record r already shows what the
+// letters ask supervise to record: the wanted state of the last of u, d
+// and o, and, for a running service, the pause of the last of p and c.
+func satisfied(r svdir.Status, letters string) bool {
+	want, pause := -1, -1
+	for i := 0; i < len(letters); i++ {
+		switch letters[i] {
+		case svdir.CmdUp:
+			want = svdir.WantUp
+		case svdir.CmdDown:
+			want = svdir.WantDown
+		case svdir.CmdOnce:
+			want = svdir.WantOnce
+		case svdir.CmdPause:
+			pause = 1
+		case svdir.CmdContinue:
+			pause = 0
+		}
+	}
+	if want >= 0 && int(r.Want) != want {
+		return false
+	}
+	if pause >= 0 && r.Pid != 0 && r.Paused != (pause == 1) {
+		return false
+	}
+	return true
 }
 
 // statusID identifies the current supervise/status file of dir: supervise
