@@ -98,7 +98,6 @@ const (
 	defaultWait    = 2000 * time.Millisecond
 	maxWait        = 60 * time.Second
 	handlerTimeout = 30 * time.Second
-	sseWrite       = 10 * time.Second
 	batchParallel  = 8
 )
 
@@ -401,7 +400,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, rc *http.Respons
 	defer s.clients.Add(-1)
 	// The request is read: no read deadline may end the stream.
 	rc.SetReadDeadline(time.Time{})
-	sub, replay, snapshot, seq := s.Hub.Subscribe(r.Header.Get("Last-Event-ID"))
+	sub, snapshot, seq := s.Hub.Subscribe(r.Header.Get("Last-Event-ID"))
 	defer s.Hub.Unsubscribe(sub)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -413,16 +412,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, rc *http.Respons
 	if snapshot != nil {
 		writeEvent(&b, s.Hub.ID(seq), "snapshot", snapshot)
 	}
-	for _, ev := range replay {
-		writeEvent(&b, s.Hub.ID(ev.Seq), ev.Kind, ev.Data)
-	}
 	send := func() bool {
-		rc.SetWriteDeadline(time.Now().Add(sseWrite))
-		if _, err := w.Write(b.Bytes()); err != nil {
-			return false
-		}
+		rc.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
+		_, err := w.Write(b.Bytes())
 		b.Reset()
-		return rc.Flush() == nil
+		return err == nil && rc.Flush() == nil
 	}
 	if !send() {
 		return
@@ -433,28 +427,30 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, rc *http.Respons
 		select {
 		case <-r.Context().Done():
 			return
-		case ev, ok := <-sub.C:
-			if !ok {
-				return // too slow: dropped; it resumes with Last-Event-ID
-			}
-			writeEvent(&b, s.Hub.ID(ev.Seq), ev.Kind, ev.Data)
-			// Take what else is queued into the same write.
-			for more := true; more && b.Len() < 64*1024; {
-				select {
-				case ev, ok := <-sub.C:
-					if !ok {
-						more = false
-						break
-					}
+		case <-sub.C:
+			for b.Len() < 64*1024 {
+				evs, ok := s.Hub.Next(sub, 64)
+				if !ok {
+					return // fell behind the ring: it reconnects for a snapshot
+				}
+				if len(evs) == 0 {
+					break
+				}
+				for _, ev := range evs {
 					writeEvent(&b, s.Hub.ID(ev.Seq), ev.Kind, ev.Data)
+				}
+			}
+			if b.Len() >= 64*1024 {
+				// More to come: wake up again at once.
+				select {
+				case sub.C <- struct{}{}:
 				default:
-					more = false
 				}
 			}
 		case <-keep.C:
 			b.WriteString(": keep-alive\n\n")
 		}
-		if !send() {
+		if b.Len() > 0 && !send() {
 			return
 		}
 	}

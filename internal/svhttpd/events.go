@@ -4,10 +4,11 @@ package svhttpd
 // its log directory and both supervise/ directories tells which services
 // may have changed; the hub reads them again and, when a service's object
 // differs from the last one it saw, records a "state" event (a service that
-// went away: "removed") in a bounded ring and hands it to every subscriber
-// without ever waiting for one. A subscriber whose buffer is full is
-// dropped; it reconnects with Last-Event-ID and gets what it missed from
-// the ring.
+// went away: "removed") in a bounded ring and wakes every subscriber
+// without ever waiting for one. A subscriber is only a position in the
+// ring and a wake-up channel of one slot, so an idle client costs little;
+// one that falls behind the ring's oldest event is dropped, and reconnects
+// with Last-Event-ID to get a fresh snapshot.
 
 import (
 	"bytes"
@@ -76,10 +77,11 @@ type watchOf struct {
 	kind byte   // 'T' tree, 'S' service dir, 's' its supervise/, 'L' log dir, 'l' its supervise/
 }
 
-// Sub is one subscriber.
+// Sub is one subscriber: C is signalled after new events are recorded;
+// next is the sequence number of the next event it is to get.
 type Sub struct {
-	C       chan Event
-	dropped bool
+	C    chan struct{}
+	next uint64
 }
 
 // NewHub starts watching tree. The first reading of every service is
@@ -281,8 +283,7 @@ func (h *Hub) unwatchLocked(name string) {
 	delete(h.names, name)
 }
 
-// emitLocked records an event and hands it to every subscriber that has
-// room; one that has none is dropped.
+// emitLocked records an event and wakes every subscriber.
 func (h *Hub) emitLocked(kind string, data []byte) {
 	h.seq++
 	ev := Event{Seq: h.seq, Kind: kind, Data: data}
@@ -293,13 +294,30 @@ func (h *Hub) emitLocked(kind string, data []byte) {
 	h.ring = append(h.ring, ev)
 	for s := range h.subs {
 		select {
-		case s.C <- ev:
-		default:
-			s.dropped = true
-			close(s.C)
-			delete(h.subs, s)
+		case s.C <- struct{}{}:
+		default: // already woken
 		}
 	}
+}
+
+// Next returns the events s has not had yet, at most max, and moves it
+// past them. ok is false when s fell behind: events it has not had left
+// the ring.
+func (h *Hub) Next(s *Sub, max int) (evs []Event, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.next > h.seq {
+		return nil, true
+	}
+	oldest := h.seq - uint64(len(h.ring)) + 1 // the seq of ring[0]
+	if s.next < oldest {
+		return nil, false
+	}
+	i := int(s.next - oldest)
+	n := min(len(h.ring)-i, max)
+	evs = append(evs, h.ring[i:i+n]...)
+	s.next += uint64(n)
+	return evs, true
 }
 
 // ID is the SSE id of event seq: svhttpd's start and the sequence number,
@@ -322,22 +340,23 @@ func (h *Hub) parseID(id string) (uint64, bool) {
 }
 
 // Subscribe registers a subscriber. When lastID names an event this hub
-// still holds (or the latest one), replay is what came after it and
-// snapshot is nil; otherwise snapshot is the JSON array of every service
-// as of event seq, and replay is empty.
-func (h *Hub) Subscribe(lastID string) (s *Sub, replay []Event, snapshot []byte, seq uint64) {
+// still holds, or the one just before its oldest, the subscriber gets what
+// came after it (from Next), and snapshot is nil; otherwise snapshot is the
+// JSON array of every service as of event seq, and the subscriber gets
+// what comes after that.
+func (h *Hub) Subscribe(lastID string) (s *Sub, snapshot []byte, seq uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s = &Sub{C: make(chan Event, subBuffer)}
+	s = &Sub{C: make(chan struct{}, 1), next: h.seq + 1}
 	h.subs[s] = struct{}{}
-	if n, ok := h.parseID(lastID); ok && n <= h.seq {
-		oldest := h.seq - uint64(len(h.ring)) // the last id that precedes the ring
-		if n >= oldest {
-			replay = append(replay, h.ring[n-oldest:]...)
-			return s, replay, nil, h.seq
+	if n, ok := h.parseID(lastID); ok && n <= h.seq && n >= h.seq-uint64(len(h.ring)) {
+		s.next = n + 1
+		if s.next <= h.seq {
+			s.C <- struct{}{}
 		}
+		return s, nil, h.seq
 	}
-	return s, nil, h.snapshotLocked(), h.seq
+	return s, h.snapshotLocked(), h.seq
 }
 
 // snapshotLocked is the JSON array of every service as the hub last saw it.
@@ -363,10 +382,7 @@ func (h *Hub) snapshotLocked() []byte {
 func (h *Hub) Unsubscribe(s *Sub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.subs[s]; ok {
-		delete(h.subs, s)
-		close(s.C)
-	}
+	delete(h.subs, s)
 }
 
 // Tick returns a channel closed after the next batch of changes is read.

@@ -253,7 +253,7 @@ func (d *daemon) events(t *testing.T, lastID string) *sse {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("GET /v1/events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	s := &sse{resp: resp, r: bufio.NewReader(resp.Body), evs: make(chan sseEvent, 1000)}
+	s := &sse{resp: resp, r: bufio.NewReader(resp.Body), evs: make(chan sseEvent, 10000)}
 	t.Cleanup(func() { resp.Body.Close() })
 	go s.read()
 	return s

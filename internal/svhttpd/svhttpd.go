@@ -45,6 +45,7 @@ const (
 	DefaultMode    = 0660
 	DefaultClients = 256
 	keepAlive      = 15 * time.Second
+	sseWrite       = 10 * time.Second
 )
 
 // Server serves one scan directory.
@@ -53,10 +54,13 @@ type Server struct {
 	Hub        *Hub
 	MaxClients int           // SSE clients at once
 	KeepAlive  time.Duration // between SSE keep-alive comments
-	helper     string        // the program run as HelperName
-	stderr     io.Writer
-	logMu      sync.Mutex
-	clients    atomic.Int32
+	// WriteTimeout bounds each write to an SSE client: one that does not
+	// read for that long is disconnected.
+	WriteTimeout time.Duration
+	helper       string // the program run as HelperName
+	stderr       io.Writer
+	logMu        sync.Mutex
+	clients      atomic.Int32
 }
 
 // NewServer starts watching scandir. helper is the svhttpd binary run as
@@ -69,7 +73,7 @@ func NewServer(scandir, helper string, stderr io.Writer) (*Server, error) {
 	if !isDir(abs) {
 		return nil, &os.PathError{Op: "open", Path: scandir, Err: unix.ENOTDIR}
 	}
-	s := &Server{Tree: &Tree{Dir: abs}, MaxClients: DefaultClients, KeepAlive: keepAlive, helper: helper, stderr: stderr}
+	s := &Server{Tree: &Tree{Dir: abs}, MaxClients: DefaultClients, KeepAlive: keepAlive, WriteTimeout: sseWrite, helper: helper, stderr: stderr}
 	s.Hub, err = NewHub(s.Tree, stderr)
 	if err != nil {
 		return nil, err
