@@ -162,3 +162,29 @@ func TestVersion(t *testing.T) {
 		t.Errorf("Version %q, package/version %q", Version, b)
 	}
 }
+
+// TestExample: example/svhttpd is a service directory whose run execs
+// svhttpd with options it accepts, and whose log/run is executable.
+func TestExample(t *testing.T) {
+	dir := filepath.Join(testenv.Root(), "example/svhttpd")
+	for _, f := range []string{"run", "log/run"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil || st.Mode()&0111 == 0 {
+			t.Errorf("%s: not an executable file: %v", f, err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var argv []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "exec svhttpd "); ok {
+			argv = append([]string{"svhttpd"}, strings.Fields(rest)...)
+		}
+	}
+	var errb bytes.Buffer
+	if o, ok := parse(argv, &errb); argv == nil || !ok || o.metrics == "" || o.dir != "/service" {
+		t.Errorf("run's svhttpd line %q: %+v %s", argv, o, errb.String())
+	}
+}
