@@ -398,7 +398,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, rc *http.Respons
 		return
 	}
 	defer s.clients.Add(-1)
-	// The request is read: no read deadline may end the stream.
+	// The request is read: no read deadline may end the stream (net/http
+	// clears it too before it watches for the client going away).
 	rc.SetReadDeadline(time.Time{})
 	sub, snapshot, seq := s.Hub.Subscribe(r.Header.Get("Last-Event-ID"))
 	defer s.Hub.Unsubscribe(sub)

@@ -161,7 +161,7 @@ func (h *Hub) handle(evs []inotify.Event) {
 			}
 		}
 		if ev.Mask&unix.IN_IGNORED != 0 {
-			delete(h.wds, ev.WD)
+			h.forgetLocked(ev.WD)
 		}
 	}
 	if all {
@@ -261,6 +261,20 @@ func (h *Hub) watchLocked(name, dir string) {
 	add(dir+"/supervise", superviseMask, 's')
 	add(dir+"/log", entryMask, 'L')
 	add(dir+"/log/supervise", superviseMask, 'l')
+}
+
+// forgetLocked forgets a watch the kernel removed (its directory went).
+func (h *Hub) forgetLocked(wd int32) {
+	for _, o := range h.wds[wd] {
+		kept := h.names[o.name][:0]
+		for _, w := range h.names[o.name] {
+			if w != wd {
+				kept = append(kept, w)
+			}
+		}
+		h.names[o.name] = kept
+	}
+	delete(h.wds, wd)
 }
 
 // unwatchLocked forgets the watches of a service that went away; a watch

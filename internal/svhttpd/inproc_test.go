@@ -69,6 +69,62 @@ func TestKeepAlive(t *testing.T) {
 	}
 }
 
+// TestEventsOutliveReadTimeout: the server's read timeout, which bounds
+// how long a request may take to arrive, does not end an event stream.
+func TestEventsOutliveReadTimeout(t *testing.T) {
+	s, _, scan := inproc(t, "a")
+	srv := HTTPServer(s.Handler())
+	srv.ReadTimeout = 200 * time.Millisecond
+	sock := filepath.Join(t.TempDir(), "sock")
+	l, err := ListenUnix(sock, 0600, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Close()
+	d := &daemon{sock: sock}
+	ev := d.events(t, "")
+	ev.next(t, 2*time.Second)
+	time.Sleep(4 * srv.ReadTimeout)
+	os.Mkdir(filepath.Join(scan, "b"), 0755)
+	ev.until(t, 2*time.Second, "b's event", func(e sseEvent) bool {
+		return e.kind == "state" && bytes.Contains(e.data, []byte(`"name":"b"`))
+	})
+}
+
+// TestHubForgetsWatches: a service whose supervise/ directory is made and
+// removed again and again leaves no watch behind in the hub's tables.
+func TestHubForgetsWatches(t *testing.T) {
+	s, _, scan := inproc(t, "a")
+	sup := filepath.Join(scan, "a", "supervise")
+	watched := func() bool {
+		s.Hub.mu.Lock()
+		defer s.Hub.mu.Unlock()
+		for _, ws := range s.Hub.wds {
+			for _, w := range ws {
+				if w.name == "a" && w.kind == 's' {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for i := 0; i < 20; i++ {
+		os.Mkdir(sup, 0700)
+		testenv.WaitFor(t, 5*time.Second, "supervise/ watched", watched)
+		os.Remove(sup)
+		testenv.WaitFor(t, 5*time.Second, "supervise/ forgotten", func() bool { return !watched() })
+	}
+	s.Hub.mu.Lock()
+	defer s.Hub.mu.Unlock()
+	if n := len(s.Hub.names["a"]); n > 4 {
+		t.Errorf("service a holds %d watches, want at most 4: %v", n, s.Hub.names["a"])
+	}
+	if n := len(s.Hub.wds); n > 1+4+4 {
+		t.Errorf("%d watches for two services", n)
+	}
+}
+
 // TestSlowClient: a client that never reads its event stream blocks
 // neither svhttpd's other clients nor its hub; it is disconnected once a
 // write to it has waited WriteTimeout, and the client cap answers 503
