@@ -99,6 +99,7 @@ const (
 	maxWait        = 60 * time.Second
 	handlerTimeout = 30 * time.Second
 	batchParallel  = 8
+	drainPoll      = 2 * time.Millisecond
 )
 
 // jsonError answers with status and {"error": text}.
@@ -290,10 +291,15 @@ func (s *Server) run(r *http.Request, p *Peer, name string, logger bool, letters
 }
 
 // waitTaken waits until supervise has taken the letters (see waiter), at
-// most timeout; woken by the hub's inotify.
+// most timeout. A change of status wakes it through the hub's inotify;
+// supervise reading the FIFO is checked every few milliseconds (inotify
+// would report it only together with every other read in supervise/,
+// svhttpd's own included).
 func (s *Server) waitTaken(r *http.Request, w *waiter, timeout time.Duration) bool {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
+	poll := time.NewTicker(drainPoll)
+	defer poll.Stop()
 	for {
 		tick := s.Hub.Tick()
 		if w.taken() {
@@ -301,6 +307,7 @@ func (s *Server) waitTaken(r *http.Request, w *waiter, timeout time.Duration) bo
 		}
 		select {
 		case <-tick:
+		case <-poll.C:
 		case <-t.C:
 			return false
 		case <-r.Context().Done():

@@ -39,11 +39,11 @@ type Event struct {
 // service directories (supervise, log, down); status and info replaced in
 // supervise/, and supervise/lock closed after writing: supervise opens it
 // for writing and holds it until it exits (nothing else writes it).
-// supervise reading supervise/control (IN_ACCESS) changes nothing that is
-// shown but wakes the commands that wait for supervise to take them.
+// Reads are not watched (IN_ACCESS): svhttpd's own reads of every status
+// would wake it for nothing.
 const (
 	entryMask     = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO | unix.IN_ATTRIB | unix.IN_ONLYDIR
-	superviseMask = unix.IN_MOVED_TO | unix.IN_CLOSE_WRITE | unix.IN_CREATE | unix.IN_ACCESS | unix.IN_DELETE | unix.IN_ONLYDIR
+	superviseMask = unix.IN_MOVED_TO | unix.IN_CLOSE_WRITE | unix.IN_CREATE | unix.IN_DELETE | unix.IN_ONLYDIR
 )
 
 // Defaults of the hub.

@@ -3,6 +3,7 @@ package svhttpd
 import (
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 )
@@ -109,4 +110,27 @@ func FuzzMatch(f *testing.F) {
 			t.Fatalf("status %d for %s %q", status, method, path)
 		}
 	})
+}
+
+// TestSupervisedFromError: whether supervise/ok had a reader, told from
+// svstat's error text, and asked again only where svstat did not get
+// that far.
+func TestSupervisedFromError(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(dir+"/supervise", 0700)
+	cases := map[string]bool{
+		"supervise not running": false,
+		"unable to open supervise/ok: file does not exist":     false,
+		"unable to open supervise/status: file does not exist": true,
+		"unable to read supervise/status: bad format":          true,
+		"unable to stat down: access denied":                   false, // asked: no ok FIFO
+	}
+	for text, want := range cases {
+		if got := supervised(dir, text); got != want {
+			t.Errorf("supervised(%q) = %v, want %v", text, got, want)
+		}
+	}
+	if e := read("x", dir); e.Err == nil || e.Err.Supervised || e.Err.Error != "unable to open supervise/ok: file does not exist" {
+		t.Errorf("read of an unsupervised directory: %+v", e.Err)
+	}
 }

@@ -119,15 +119,30 @@ func (e *Entry) Name() string {
 
 // read reads one service directory: name is what the object calls it.
 func read(name, dir string) *Entry {
-	supervised, _ := svdir.OK(dir)
 	switch v := svstat.JSON(dir).(type) {
 	case svstat.Object:
-		return &Entry{OK: &Service{Name: name, Object: v, Supervised: supervised}}
+		// svstat read status only after supervise/ok had a reader.
+		return &Entry{OK: &Service{Name: name, Object: v, Supervised: true}}
 	case svstat.ErrorObject:
-		return &Entry{Err: &Failed{Name: name, Dir: dir, Error: v.Error, Supervised: supervised}}
+		return &Entry{Err: &Failed{Name: name, Dir: dir, Error: v.Error, Supervised: supervised(dir, v.Error)}}
 	default:
-		return &Entry{Err: &Failed{Name: name, Dir: dir, Error: "unknown state", Supervised: supervised}}
+		ok, _ := svdir.OK(dir)
+		return &Entry{Err: &Failed{Name: name, Dir: dir, Error: "unknown state", Supervised: ok}}
 	}
+}
+
+// supervised tells from svstat's error text whether supervise/ok had a
+// reader: svstat checks it after the directory and down, and before it
+// reads status. Only for the errors that come before is ok opened again.
+func supervised(dir, text string) bool {
+	switch {
+	case text == "supervise not running", strings.HasPrefix(text, "unable to open "+svdir.OKPath):
+		return false
+	case strings.HasPrefix(text, "unable to open "+svdir.StatusPath), strings.HasPrefix(text, "unable to read "+svdir.StatusPath):
+		return true
+	}
+	ok, _ := svdir.OK(dir)
+	return ok
 }
 
 // Read returns the entry of the service name (whose directory is dir),
