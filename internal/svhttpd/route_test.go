@@ -119,7 +119,7 @@ func TestSupervisedFromError(t *testing.T) {
 	dir := t.TempDir()
 	os.Mkdir(dir+"/supervise", 0700)
 	cases := map[string]bool{
-		"supervise not running": false,
+		"supervise not running":                                false,
 		"unable to open supervise/ok: file does not exist":     false,
 		"unable to open supervise/status: file does not exist": true,
 		"unable to read supervise/status: bad format":          true,
