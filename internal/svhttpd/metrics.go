@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"bytes"
 	"io"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -188,7 +187,7 @@ func cgroupOf(e *Entry) *cgroupStats {
 		return nil
 	}
 	want := "svkit-" + strconv.FormatUint(st.Dev, 16) + "-" + strconv.FormatUint(st.Ino, 16)
-	b, err := readSmall("/proc/" + strconv.FormatUint(uint64(e.OK.Pid), 10) + "/cgroup")
+	b, err := readSmall("/proc/"+strconv.FormatUint(uint64(e.OK.Pid), 10)+"/cgroup", 4096)
 	if err != nil {
 		return nil
 	}
@@ -203,11 +202,12 @@ func cgroupOf(e *Entry) *cgroupStats {
 	}
 	for _, root := range cgroupRoots {
 		dir := root + rel
-		if _, err := os.Stat(dir + "/cgroup.procs"); err != nil {
+		procs, err := readSmall(dir+"/cgroup.procs", 1<<20)
+		if err != nil {
 			continue
 		}
-		c := &cgroupStats{}
-		if b, err := readSmall(dir + "/cpu.stat"); err == nil {
+		c := &cgroupStats{procs: float64(bytes.Count(procs, []byte("\n"))), hasProcs: true}
+		if b, err := readSmall(dir+"/cpu.stat", 4096); err == nil {
 			for _, line := range strings.Split(string(b), "\n") {
 				if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
 					if n, err := strconv.ParseUint(v, 10, 64); err == nil {
@@ -216,30 +216,40 @@ func cgroupOf(e *Entry) *cgroupStats {
 				}
 			}
 		}
-		if b, err := readSmall(dir + "/memory.current"); err == nil {
+		if b, err := readSmall(dir+"/memory.current", 64); err == nil {
 			if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil {
 				c.mem, c.hasMem = float64(n), true
 			}
-		}
-		if b, err := os.ReadFile(dir + "/cgroup.procs"); err == nil {
-			c.procs, c.hasProcs = float64(bytes.Count(b, []byte("\n"))), true
 		}
 		return c
 	}
 	return nil
 }
 
-// readSmall reads a small kernel file.
-func readSmall(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// readSmall reads at most limit bytes of a kernel file, with raw system
+// calls (os.File would also try to register it with the poller).
+func readSmall(path string, limit int) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	b := make([]byte, 4096)
-	n, err := io.ReadFull(f, b)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, err
+	defer unix.Close(fd)
+	b := make([]byte, 0, min(limit, 4096))
+	for len(b) < limit {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := unix.Read(fd, b[len(b):min(cap(b), limit)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			break
+		}
+		b = b[:len(b)+n]
 	}
-	return b[:n], nil
+	return b, nil
 }

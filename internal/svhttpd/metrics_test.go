@@ -188,3 +188,19 @@ func TestExample(t *testing.T) {
 		t.Errorf("run's svhttpd line %q: %+v %s", argv, o, errb.String())
 	}
 }
+
+// TestReadSmall: kernel files are read whole up to the limit.
+func TestReadSmall(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	data := bytes.Repeat([]byte("12345\n"), 3000)
+	os.WriteFile(p, data, 0644)
+	if b, err := readSmall(p, 1<<20); err != nil || !bytes.Equal(b, data) {
+		t.Errorf("readSmall: %d bytes, %v", len(b), err)
+	}
+	if b, err := readSmall(p, 100); err != nil || !bytes.Equal(b, data[:100]) {
+		t.Errorf("readSmall limit 100: %d bytes, %v", len(b), err)
+	}
+	if b, err := readSmall("/proc/self/cgroup", 4096); err != nil || len(b) == 0 {
+		t.Errorf("/proc/self/cgroup: %q %v", b, err)
+	}
+}
