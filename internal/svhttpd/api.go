@@ -470,6 +470,3 @@ func writeEvent(b *bytes.Buffer, id, kind string, data []byte) {
 	b.Write(data)
 	b.WriteString("\n\n")
 }
-
-// clientCount is the number of SSE clients connected.
-func (s *Server) clientCount() int { return int(s.clients.Load()) }
