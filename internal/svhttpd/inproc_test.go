@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"svkit/internal/testenv"
+	"svkit/pkg/svdir"
 )
 
 // inproc runs the API in the test process over a unix socket, on a scan
@@ -47,6 +50,59 @@ func inproc(t *testing.T, services ...string) (*Server, string, string) {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return s, sock, scan
+}
+
+// TestCommandWaitsForStatus: a supervise that rewrites its status
+// unchanged after the letters were written and before it acts on them (as
+// 0.76's does at the end of the pause after its first start) does not get
+// the command answered early: the answer waits for the status the letters
+// ask for. The supervise here is the test, acting out that order.
+func TestCommandWaitsForStatus(t *testing.T) {
+	testenv.RequireRoot(t) // a root caller's commands are sent in-process
+	_, sock, scan := inproc(t, "web")
+	dir := filepath.Join(scan, "web")
+	os.Mkdir(dir+"/supervise", 0700)
+	dfd, err := svdir.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(dfd)
+	up := svdir.Status{Pid: os.Getpid(), Want: svdir.WantUp}
+	svdir.WriteStatus(dfd, up)
+	var control int
+	for _, f := range []string{svdir.OKPath, svdir.ControlPath} {
+		unix.Mkfifo(dir+"/"+f, 0600)
+		fd, err := unix.Open(dir+"/"+f, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		control = fd
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// The letters are in the FIFO; status is rewritten unchanged,
+		// then the letters are read, then acted on a moment later.
+		var b [1]byte
+		for {
+			n, _ := unix.IoctlGetInt(control, unix.TIOCINQ)
+			if n > 0 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		svdir.WriteStatus(dfd, up)
+		time.Sleep(50 * time.Millisecond)
+		unix.Read(control, b[:])
+		time.Sleep(300 * time.Millisecond)
+		svdir.WriteStatus(dfd, svdir.Status{Pid: os.Getpid(), Want: svdir.WantDown})
+	}()
+	code, b := do(t, unixClient(sock), "POST", "/v1/services/web/svc?cmd=d")
+	<-done
+	if o := object(t, b); code != 200 || o["wanted"] != "down" {
+		t.Errorf("answer: %d %v", code, o)
+	}
 }
 
 // TestKeepAlive: an idle event stream gets keep-alive comments.
@@ -178,6 +234,7 @@ func TestSlowClient(t *testing.T) {
 // TestLimits: oversized bodies and queries, unknown methods, and bad
 // queries get 4xx with a JSON error.
 func TestLimits(t *testing.T) {
+	testenv.RequireRoot(t) // a root caller's commands are sent in-process
 	_, sock, _ := inproc(t, "a")
 	c := unixClient(sock)
 	req := func(method, path string, body io.Reader) (int, string) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"svkit/internal/testenv"
+	"svkit/pkg/svdir"
 )
 
 // TestList: GET /v1/services over a tree that svscan runs lists every
@@ -197,6 +198,32 @@ func everyLetter(t *testing.T, supervise string) {
 	log := d.p.Stderr.String()
 	if !strings.Contains(log, `uid 0 gid 0 pid `) || !strings.Contains(log, `svc -dx "db": 200`) || !strings.Contains(log, `svc -z "web": 400`) {
 		t.Errorf("audit lines missing: %s", log)
+	}
+}
+
+// TestCommandAtStart: a command sent while a supervise that just started
+// is in its pause after the first start of run is answered with the state
+// it asked for. 0.76's supervise rewrites status, unchanged, at the end of
+// that pause, just before it reads the command: a replaced status is not
+// the answer.
+func TestCommandAtStart(t *testing.T) {
+	for _, prog := range []struct{ name, path string }{
+		{"svkit", testenv.Prog(t, "supervise")}, {"debian", testenv.Debian(t, "supervise")},
+	} {
+		t.Run(prog.name, func(t *testing.T) {
+			tr := newTree(t)
+			d := startDaemon(t, tr.root, tr.scan)
+			for i := 0; i < 3; i++ {
+				web := filepath.Join(tr.scan, "web")
+				p := testenv.StartSupervise(t, prog.path, web)
+				code, b := do(t, d.c, "POST", "/v1/services/web/svc?cmd=d")
+				if o := object(t, b); code != 200 || o["wanted"] != "down" {
+					t.Fatalf("try %d: d at start: %d %v", i, code, o)
+				}
+				svdir.Send(web, "x")
+				p.Wait(t, 5*time.Second)
+			}
+		})
 	}
 }
 

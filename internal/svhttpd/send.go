@@ -183,10 +183,13 @@ func (l *limitedWriter) Write(b []byte) (int, error) {
 // waiter tells when supervise has taken a command: it has read every
 // byte written to supervise/control (FIONREAD on the FIFO is 0), and, when
 // the letters change what supervise/status records (u, d, o, p, c),
-// status was replaced since, or already says what the letters ask for
-// (supervise need not rewrite a status that does not change). Signal
+// status says what they ask for. That supervise replaced status is no
+// proof: 0.76's rewrites it unchanged once more after the one-second pause
+// that follows a start, possibly between reading the letters and acting
+// on them; and it need not rewrite a status that does not change. Signal
 // letters change nothing in status: supervise has taken them once it read
-// them.
+// them. Where svhttpd cannot open the FIFO, a replaced status stands in
+// for the read.
 type waiter struct {
 	dir     string
 	letters string
@@ -214,16 +217,15 @@ func (w *waiter) close() {
 
 // taken reports whether supervise has taken the letters.
 func (w *waiter) taken() bool {
-	id, ok := statusID(w.dir)
-	replaced := ok && (!w.had || id != w.before)
-	if w.fifo < 0 {
-		return replaced
-	}
-	n, err := unix.IoctlGetInt(w.fifo, unix.TIOCINQ) // FIONREAD: bytes in the pipe
-	if err != nil || n != 0 {
+	if w.fifo >= 0 {
+		n, err := unix.IoctlGetInt(w.fifo, unix.TIOCINQ) // FIONREAD: bytes in the pipe
+		if err != nil || n != 0 {
+			return false
+		}
+	} else if id, ok := statusID(w.dir); !ok || (w.had && id == w.before) {
 		return false
 	}
-	if replaced || !strings.ContainsAny(w.letters, "udopc") {
+	if !strings.ContainsAny(w.letters, "udopc") {
 		return true
 	}
 	r, err := svdir.ReadStatusOf(w.dir)
@@ -259,7 +261,7 @@ func satisfied(r svdir.Status, letters string) bool {
 }
 
 // statusID identifies the current supervise/status file of dir: supervise
-// replaces it (a new inode) every time it has read commands, even when the
+// replaces it whole (a new inode) every time it writes it, even when the
 // 18 bytes stay the same.
 func statusID(dir string) (uint64, bool) {
 	var st unix.Stat_t
