@@ -364,3 +364,32 @@ func validMethod(m string) bool {
 	}
 	return true
 }
+
+// TestListenUnix: the socket gets its mode and group before anyone can
+// connect; a stale socket is replaced, a live one is not.
+func TestListenUnix(t *testing.T) {
+	testenv.RequireRoot(t) // chown to another group
+	sock := filepath.Join(t.TempDir(), "run", "s.sock")
+	l, err := ListenUnix(sock, 0620, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(sock, &st); err != nil || st.Mode&0777 != 0620 || st.Gid != 100 || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		t.Errorf("socket mode %o gid %d: %v", st.Mode, st.Gid, err)
+	}
+	if _, err := ListenUnix(sock, 0600, -1); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second listener on a live socket: %v", err)
+	}
+	l.Close() // the file stays: stale now
+	l2, err := ListenUnix(sock, 0600, -1)
+	if err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	}
+	l2.Close()
+	os.Remove(sock)
+	os.WriteFile(sock, nil, 0644)
+	if _, err := ListenUnix(sock, 0600, -1); err == nil {
+		t.Error("a regular file at the socket's path was replaced")
+	}
+}

@@ -454,3 +454,22 @@ func TestEvents(t *testing.T) {
 func credentials(uid, gid uint32, groups []uint32) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: groups}}
 }
+
+// TestTerm: TERM stops svhttpd with exit 0, event clients and all, and
+// removes its socket; a usage error exits 100.
+func TestTerm(t *testing.T) {
+	tr := newTree(t)
+	d := startDaemon(t, tr.root, tr.scan)
+	d.events(t, "").next(t, 2*time.Second)
+	d.p.KillAndWait(t, syscall.SIGTERM)
+	if code := d.p.State().ExitCode(); code != 0 {
+		t.Errorf("exit %d after TERM: %s", code, d.p.Stderr)
+	}
+	if _, err := os.Lstat(d.sock); !os.IsNotExist(err) {
+		t.Errorf("socket left behind: %v", err)
+	}
+	_, errs, code := testenv.Run(t, "/", "", testenv.Prog(t, "svhttpd"), "-M", "999", tr.scan)
+	if code != 100 || !strings.Contains(errs, "svhttpd: usage: ") {
+		t.Errorf("bad mode: exit %d %q", code, errs)
+	}
+}
