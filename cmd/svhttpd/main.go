@@ -1,0 +1,12 @@
+// Command svhttpd serves a scan directory's services over HTTP: status,
+// commands checked against the caller's own permissions, events and
+// Prometheus metrics (svkit; not in daemontools 0.76).
+package main
+
+import (
+	"os"
+
+	"svkit/internal/svhttpd"
+)
+
+func main() { os.Exit(svhttpd.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)) }

@@ -1,0 +1,271 @@
+// Package svhttpd is svkit's control plane for callers without a root
+// shell: an HTTP API on a unix socket (status, commands, Server-Sent
+// Events) and Prometheus metrics, for the services of one scan directory.
+//
+//	svhttpd [-s socket] [-M mode] [-g group] [-m host:port] [-c clients] scandir
+//
+// It keeps no state of its own: every answer is read from the services'
+// supervise/ directories through pkg/svdir and svstat, and every command is
+// written into supervise/control as svc writes it. Anyone who can connect
+// to the socket may read; a command is sent only if the caller could send
+// it with svc (see send.go). -m serves GET /metrics, and nothing else, over
+// TCP.
+package svhttpd
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"svkit/internal/diag"
+	"svkit/internal/sgetopt"
+)
+
+const prog = "svhttpd"
+
+// Synopsis is the usage line.
+const Synopsis = "svhttpd [-s socket] [-M mode] [-g group] [-m host:port] [-c clients] scandir"
+
+// Defaults.
+const (
+	DefaultSocket  = "/run/svkit/svhttpd.sock"
+	DefaultMode    = 0660
+	DefaultClients = 256
+	keepAlive      = 15 * time.Second
+	sseWrite       = 10 * time.Second
+)
+
+// Server serves one scan directory.
+type Server struct {
+	Tree       *Tree
+	Hub        *Hub
+	MaxClients int           // SSE clients at once
+	KeepAlive  time.Duration // between SSE keep-alive comments
+	// WriteTimeout bounds each write to an SSE client: one that does not
+	// read for that long is disconnected.
+	WriteTimeout time.Duration
+	helper       string // the program run as HelperName
+	stderr       io.Writer
+	logMu        sync.Mutex
+	clients      atomic.Int32
+}
+
+// NewServer starts watching scandir. helper is the svhttpd binary run as
+// HelperName for callers other than root ("/proc/self/exe" in svhttpd).
+func NewServer(scandir, helper string, stderr io.Writer) (*Server, error) {
+	abs, err := filepath.Abs(scandir)
+	if err != nil {
+		return nil, err
+	}
+	if !isDir(abs) {
+		return nil, &os.PathError{Op: "open", Path: scandir, Err: unix.ENOTDIR}
+	}
+	s := &Server{Tree: &Tree{Dir: abs}, MaxClients: DefaultClients, KeepAlive: keepAlive, WriteTimeout: sseWrite, helper: helper, stderr: stderr}
+	s.Hub, err = NewHub(s.Tree, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops the hub.
+func (s *Server) Close() { s.Hub.Close() }
+
+// logf writes one line to stderr.
+func (s *Server) logf(line string) {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	io.WriteString(s.stderr, line+"\n")
+}
+
+// HTTPServer wraps h with svhttpd's limits: header and idle timeouts, a
+// bounded header, and the caller's credentials in each request's context.
+func HTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    maxQuery + 8192,
+		ConnContext:       withPeer,
+		ErrorLog:          nil,
+	}
+}
+
+// options is the parsed command line.
+type options struct {
+	socket  string
+	mode    os.FileMode
+	gid     int // -1: leave the socket's group as created
+	metrics string
+	clients int
+	dir     string
+}
+
+func parse(argv []string, stderr io.Writer) (options, bool) {
+	o := options{socket: DefaultSocket, mode: DefaultMode, gid: -1, clients: DefaultClients}
+	p := sgetopt.New(argv, "s:M:g:m:c:", stderr)
+	for {
+		c := p.Next()
+		if c == sgetopt.EOF {
+			break
+		}
+		switch c {
+		case 's':
+			o.socket = p.Arg
+		case 'M':
+			m, err := strconv.ParseUint(p.Arg, 8, 32)
+			if err != nil || m > 0777 {
+				return o, false
+			}
+			o.mode = os.FileMode(m)
+		case 'g':
+			gid, ok := lookupGroup(p.Arg)
+			if !ok {
+				diag.Warn(stderr, prog, "unknown group: ", p.Arg)
+				return o, false
+			}
+			o.gid = gid
+		case 'm':
+			o.metrics = p.Arg
+		case 'c':
+			n, err := strconv.Atoi(p.Arg)
+			if err != nil || n < 0 {
+				return o, false
+			}
+			o.clients = n
+		default:
+			return o, false
+		}
+	}
+	rest := p.Rest()
+	if len(rest) != 1 || o.socket == "" {
+		return o, false
+	}
+	o.dir = rest[0]
+	return o, true
+}
+
+// lookupGroup takes a group name (from /etc/group) or number.
+func lookupGroup(s string) (int, bool) {
+	if n, err := strconv.ParseUint(s, 10, 31); err == nil {
+		return int(n), true
+	}
+	g, err := user.LookupGroup(s)
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(g.Gid)
+	return n, err == nil
+}
+
+// Main runs svhttpd (or, called as HelperName, the helper).
+func Main(argv []string, _ io.Reader, _, stderr io.Writer) int {
+	if len(argv) > 0 && filepath.Base(argv[0]) == HelperName {
+		return helperMain(argv, stderr)
+	}
+	o, ok := parse(argv, stderr)
+	if !ok {
+		return diag.Usage(stderr, prog, Synopsis)
+	}
+	s, err := NewServer(o.dir, "/proc/self/exe", stderr)
+	if err != nil {
+		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to watch ", o.dir, ": ", diag.Str(err))
+	}
+	s.MaxClients = o.clients
+	ul, err := ListenUnix(o.socket, o.mode, o.gid)
+	if err != nil {
+		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to listen on ", o.socket, ": ", diag.Str(err))
+	}
+	defer os.Remove(o.socket)
+	servers := []*http.Server{HTTPServer(s.Handler())}
+	listeners := []net.Listener{ul}
+	if o.metrics != "" {
+		ml, err := net.Listen("tcp", o.metrics)
+		if err != nil {
+			ul.Close()
+			return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to listen on ", o.metrics, ": ", diag.Str(err))
+		}
+		servers = append(servers, HTTPServer(s.MetricsHandler()))
+		listeners = append(listeners, ml)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	failed := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { failed <- srv.Serve(listeners[i]) }()
+	}
+	code := 0
+	select {
+	case <-sig:
+	case err := <-failed:
+		diag.Fatal(stderr, prog, diag.ExitTemp, "unable to serve: ", diag.Str(err))
+		code = diag.ExitTemp
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
+		}
+	}
+	s.Close()
+	return code
+}
+
+// ListenUnix listens on a unix socket at path with the given mode and
+// group (gid -1: svhttpd's own). The socket is made under a temporary name,
+// given its mode and group, then renamed into place, so nobody connects
+// before the permissions are right. A stale socket (nothing listening) is
+// replaced; a live one is an error: another svhttpd runs.
+func ListenUnix(path string, mode os.FileMode, gid int) (*net.UnixListener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0755); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, errors.New("exists and is not a socket")
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, errors.New("in use by another process")
+		}
+	}
+	tmp := path + ".new" + strconv.Itoa(os.Getpid())
+	os.Remove(tmp)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	l.SetUnlinkOnClose(false)
+	fail := func(err error) (*net.UnixListener, error) {
+		l.Close()
+		os.Remove(tmp)
+		return nil, err
+	}
+	if gid >= 0 {
+		if err := os.Lchown(tmp, -1, gid); err != nil {
+			return fail(err)
+		}
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(err)
+	}
+	return l, nil
+}
