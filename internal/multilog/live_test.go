@@ -137,7 +137,10 @@ func TestAlarmRotates(t *testing.T) {
 		if c := p.Wait(t, 10*time.Second); c != 0 {
 			t.Errorf("%s: exit %d", prog, c)
 		}
-		if names, _ := filepath.Glob(dir + "/log/@*"); len(names) != 0 || readFile(dir+"/log/current") != "after\n" {
+		// 0.76 acts on an ALRM that came while it waited in read only
+		// after that read, so with its current then holding "after" it
+		// may or may not rotate: only svkit's outcome is certain.
+		if names, _ := filepath.Glob(dir + "/log/@*"); prog == ours && (len(names) != 0 || readFile(dir+"/log/current") != "after\n") {
 			t.Errorf("%s: archives %v after ALRM on an empty current", prog, names)
 		}
 	}

@@ -574,6 +574,9 @@ func TestKilledWhileStarting(t *testing.T) {
 			if tc.forked && !r.When.Time().Before(before) {
 				t.Errorf("status says up since %v, after the successor started (%v), not since run started", r.When.Time(), before)
 			}
+			// run is a shell that execs sleep: on a loaded machine that
+			// can take a while.
+			testenv.WaitFor(t, wait, "run exec'd", func() bool { return len(marked(m)) >= 1 })
 			time.Sleep(200 * time.Millisecond) // a second start would show by now
 			if pids := marked(m); len(pids) != 1 || pids[0] != r.Pid {
 				t.Fatalf("copies running %v, status pid %d", pids, r.Pid)
