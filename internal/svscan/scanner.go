@@ -42,10 +42,11 @@ type entry struct {
 	pr, pw int    // the pipe, kept for the life of the entry
 
 	// ordered shutdown state
-	downSent    bool // "dx" written to NAME/supervise/control
-	logSent     bool // "x" written to NAME/log/supervise/control
-	serviceGone bool // NAME's supervise has exited
-	finished    bool // both sides gone
+	downSent    bool         // "dx" written to NAME/supervise/control
+	downStatus  svdir.Status // NAME's status when "dx" was last written
+	logSent     bool         // "x" written to NAME/log/supervise/control
+	serviceGone bool         // NAME's supervise has exited
+	finished    bool         // both sides gone
 }
 
 // Scanner holds the services of one scan directory (the current directory).

@@ -60,10 +60,22 @@ func (s *Scanner) advance() bool {
 		if e.finished {
 			continue
 		}
+		// A supervise this svscan started just before the shutdown may
+		// still be waiting for the lock that an earlier svscan's
+		// supervise holds, take it once that one has obeyed "dx" and
+		// exited, and start the service (or the logger) again. So "dx"
+		// is sent again when the status was rewritten since and says the
+		// service is wanted up: a new supervise, not one that has yet to
+		// read the letters (a second TERM could cut a graceful stop
+		// short). "x", which sends no signal, goes on every round.
 		if !e.serviceGone {
 			if e.pid != 0 || supervised(e.name) {
-				if !e.downSent && tell(e.name, "dx") == nil {
-					e.downSent = true
+				r, err := svdir.ReadStatusOf(e.name)
+				again := err == nil && r.Want != svdir.WantDown && r != e.downStatus
+				if !e.downSent || again {
+					if tell(e.name, "dx") == nil {
+						e.downSent, e.downStatus = true, r
+					}
 				}
 				done = false
 				continue
@@ -72,13 +84,12 @@ func (s *Scanner) advance() bool {
 		}
 		if e.log && (e.logPid != 0 || supervised(e.name+"/log")) {
 			done = false
-			if !e.logSent {
-				if tell(e.name+"/log", "x") != nil {
-					continue // try again; the pipe stays open meanwhile
-				}
+			if tell(e.name+"/log", "x") == nil {
 				e.logSent = true
 			}
-			e.closeWrite()
+			if e.logSent {
+				e.closeWrite()
+			}
 			continue
 		}
 		e.closeWrite()
