@@ -173,9 +173,9 @@ func lookupGroup(s string) (int, bool) {
 }
 
 // Main runs svhttpd (or, called as HelperName, the helper).
-func Main(argv []string, _ io.Reader, _, stderr io.Writer) int {
+func Main(argv []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(argv) > 0 && filepath.Base(argv[0]) == HelperName {
-		return helperMain(argv, stderr)
+		return helperMain(argv, stdout, stderr)
 	}
 	o, ok := parse(argv, stderr)
 	if !ok {
