@@ -3,10 +3,13 @@ package svhttpd
 import (
 	"bufio"
 	"encoding/json"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -317,5 +320,44 @@ func TestLinesPermission(t *testing.T) {
 	}
 	if code, _ := do(t, d.c, "GET", "/v1/services/web/lines"); code != 200 {
 		t.Errorf("root: %d, want 200", code)
+	}
+}
+
+// TestLinesSlowClient: a following client that reads nothing is cut off
+// once a write to it has waited WriteTimeout, and leaves neither a
+// goroutine nor a client slot behind; follow=1 shares the event clients'
+// cap.
+func TestLinesSlowClient(t *testing.T) {
+	testenv.RequireRoot(t) // a root caller's lines are read in-process
+	s, sock, scan := inproc(t, "web/log/main")
+	s.WriteTimeout = 300 * time.Millisecond
+	line := strings.Repeat("x", 1000) + "\n"
+	if err := os.WriteFile(filepath.Join(scan, "web/log/main/current"), []byte(strings.Repeat(line, 5000)), 0644); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.UnixConn).SetReadBuffer(4096)
+	io.WriteString(c, "GET /v1/services/web/lines?n=5000&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	testenv.WaitFor(t, 2*time.Second, "the client counted", func() bool { return s.clients.Load() == 1 })
+	testenv.WaitFor(t, 5*time.Second, "the slow client cut off", func() bool { return s.clients.Load() == 0 })
+	testenv.WaitFor(t, 5*time.Second, "goroutines back to their number", func() bool {
+		return runtime.NumGoroutine() <= before+1 // the client connection's reader may linger
+	})
+	s.MaxClients = 1
+	d := &daemon{sock: sock, c: unixClient(sock)}
+	f := d.stream(t, "/v1/services/web/lines?n=1&follow=1")
+	if l := f.nextLine(t, 2*time.Second); l.Stamped || len(l.Line) != 1000 {
+		t.Fatalf("unstamped line: %+v", l)
+	}
+	if code, b := do(t, d.c, "GET", "/v1/events"); code != 503 {
+		t.Errorf("events over the cap: %d %s", code, b)
+	}
+	if code, b := do(t, d.c, "GET", "/v1/lines?follow=1"); code != 503 {
+		t.Errorf("lines over the cap: %d %s", code, b)
 	}
 }
