@@ -310,7 +310,7 @@ func (s *Server) followLines(w http.ResponseWriter, r *http.Request, rc *http.Re
 			case batches <- ls:
 			case <-ctx.Done():
 			}
-		}, func(string) {})
+		}, func(text string) { s.logf(prog + ": warning: " + text) })
 	}()
 	defer func() {
 		cancel()
