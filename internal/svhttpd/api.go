@@ -2,7 +2,8 @@ package svhttpd
 
 // The HTTP API: the router (a pure function of method and path, fuzzed),
 // and the handlers. Every answer is JSON except /metrics (Prometheus text),
-// /v1/events (Server-Sent Events) and /healthz.
+// /v1/events and the lines endpoints with follow=1 (Server-Sent Events) and
+// /healthz.
 
 import (
 	"bytes"
@@ -28,6 +29,8 @@ const (
 	rLogSvc
 	rBatch
 	rEvents
+	rLines
+	rAllLines
 )
 
 // Route is where a request goes: Kind is one of the routes above; Name is
@@ -59,6 +62,12 @@ func Match(method, escapedPath string) (r Route, status int, allow string) {
 		}
 		return Route{k, name}, 0, ""
 	}
+	stream := func(k int, name string) (Route, int, string) {
+		if method != http.MethodGet {
+			return Route{}, http.StatusMethodNotAllowed, "GET"
+		}
+		return Route{k, name}, 0, ""
+	}
 	switch {
 	case len(segs) == 1 && segs[0] == "healthz":
 		return get(rHealth, "")
@@ -69,10 +78,9 @@ func Match(method, escapedPath string) (r Route, status int, allow string) {
 	case len(segs) == 2 && segs[0] == "v1" && segs[1] == "svc":
 		return post(rBatch, "")
 	case len(segs) == 2 && segs[0] == "v1" && segs[1] == "events":
-		if method != http.MethodGet {
-			return Route{}, http.StatusMethodNotAllowed, "GET"
-		}
-		return Route{rEvents, ""}, 0, ""
+		return stream(rEvents, "")
+	case len(segs) == 2 && segs[0] == "v1" && segs[1] == "lines":
+		return stream(rAllLines, "")
 	case len(segs) >= 3 && segs[0] == "v1" && segs[1] == "services":
 		name, err := url.PathUnescape(segs[2])
 		if err != nil || !ValidName(name) {
@@ -83,6 +91,8 @@ func Match(method, escapedPath string) (r Route, status int, allow string) {
 			return get(rOne, name)
 		case len(segs) == 4 && segs[3] == "svc":
 			return post(rSvc, name)
+		case len(segs) == 4 && segs[3] == "lines":
+			return stream(rLines, name)
 		case len(segs) == 5 && segs[3] == "log" && segs[4] == "svc":
 			return post(rLogSvc, name)
 		}
@@ -161,7 +171,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metricsOnly bool)
 		return
 	}
 	rc := http.NewResponseController(w)
-	if rt.Kind != rEvents {
+	if rt.Kind != rEvents && rt.Kind != rLines && rt.Kind != rAllLines {
 		rc.SetWriteDeadline(time.Now().Add(handlerTimeout))
 	}
 	switch rt.Kind {
@@ -180,6 +190,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metricsOnly bool)
 		s.batch(w, r, q)
 	case rEvents:
 		s.events(w, r, rc)
+	case rLines, rAllLines:
+		s.lines(w, r, q, rc, rt.Name)
 	}
 }
 

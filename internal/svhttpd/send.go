@@ -26,7 +26,8 @@ import (
 
 // HelperName is argv[0] of the helper mode: "svhttpd-send DIR LETTERS"
 // writes LETTERS to DIR/supervise/control with the credentials it runs
-// with, and exits with one of the helper codes below.
+// with, and exits with one of the helper codes below; "svhttpd-send -r
+// LOGDIR" checks that it may read LOGDIR/current (see lines.go).
 const HelperName = "svhttpd-send"
 
 // Exit codes of the helper, one per answer svhttpd gives.
@@ -36,6 +37,7 @@ const (
 	helperNotRunning = 11 // ENXIO, no control FIFO: 503
 	helperGone       = 12 // the directory is gone: 404
 	helperFailed     = 13 // anything else: 500
+	helperWritable   = 14 // -r: the caller may write the log directory: 403
 )
 
 // maxCmd bounds the cmd parameter before de-duplication.
@@ -95,7 +97,10 @@ func sendDirect(dir, letters string) (int, string) {
 }
 
 // helperMain is the helper mode: argv is HelperName DIR LETTERS.
-func helperMain(argv []string, stderr io.Writer) int {
+func helperMain(argv []string, stdout, stderr io.Writer) int {
+	if len(argv) == 3 && argv[1] == "-r" {
+		return readCheck(argv[2], stdout, stderr)
+	}
 	if len(argv) != 3 {
 		return diag.Usage(stderr, HelperName, "svhttpd-send dir letters")
 	}
@@ -138,12 +143,22 @@ func (s *Server) sendAs(p *Peer, dir, letters string) (int, string) {
 	if p.Uid == 0 {
 		return sendDirect(dir, letters)
 	}
-	cmd := exec.Command(s.helper, dir, letters)
+	return s.runHelper(p, nil, dir, letters)
+}
+
+// runHelper runs the helper with args as the caller p and returns its
+// code and what it wrote on stderr; its stdout goes to stdout (if not nil,
+// at most 512 bytes).
+func (s *Server) runHelper(p *Peer, stdout io.Writer, args ...string) (int, string) {
+	cmd := exec.Command(s.helper, args...)
 	cmd.Args[0] = HelperName
 	cmd.Env = []string{}
 	cmd.Dir = "/"
 	var out bytes.Buffer
 	cmd.Stderr = &limitedWriter{w: &out, n: 512}
+	if stdout != nil {
+		cmd.Stdout = &limitedWriter{w: stdout, n: 512}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: p.Uid, Gid: p.Gid, Groups: p.Groups},
 	}
@@ -159,7 +174,7 @@ func (s *Server) sendAs(p *Peer, dir, letters string) (int, string) {
 		return helperSent, ""
 	}
 	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() >= helperDenied && ee.ExitCode() <= helperFailed {
+	if errors.As(err, &ee) && ee.ExitCode() >= helperDenied && ee.ExitCode() <= helperWritable {
 		return ee.ExitCode(), out.String()
 	}
 	return helperFailed, "unable to run " + filepath.Base(s.helper) + ": " + err.Error() + " " + out.String()

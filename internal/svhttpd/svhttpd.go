@@ -1,15 +1,17 @@
 // Package svhttpd is svkit's control plane for callers without a root
 // shell: an HTTP API on a unix socket (status, commands, Server-Sent
-// Events) and Prometheus metrics, for the services of one scan directory.
+// Events, log lines) and Prometheus metrics, for the services of one scan
+// directory.
 //
 //	svhttpd [-s socket] [-M mode] [-g group] [-m host:port] [-c clients] scandir
 //
 // It keeps no state of its own: every answer is read from the services'
 // supervise/ directories through pkg/svdir and svstat, and every command is
 // written into supervise/control as svc writes it. Anyone who can connect
-// to the socket may read; a command is sent only if the caller could send
-// it with svc (see send.go). -m serves GET /metrics, and nothing else, over
-// TCP.
+// to the socket may read status; a command is sent only if the caller could
+// send it with svc (see send.go), and log lines are given only to a caller
+// who could read the log (see lines.go). -m serves GET /metrics, and
+// nothing else, over TCP.
 package svhttpd
 
 import (
@@ -173,9 +175,9 @@ func lookupGroup(s string) (int, bool) {
 }
 
 // Main runs svhttpd (or, called as HelperName, the helper).
-func Main(argv []string, _ io.Reader, _, stderr io.Writer) int {
+func Main(argv []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(argv) > 0 && filepath.Base(argv[0]) == HelperName {
-		return helperMain(argv, stderr)
+		return helperMain(argv, stdout, stderr)
 	}
 	o, ok := parse(argv, stderr)
 	if !ok {
