@@ -296,6 +296,12 @@ func (w *world) find(role string) []pinfo {
 	return out
 }
 
+// wchan returns where the kernel says pid sleeps.
+func wchan(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+	return string(b)
+}
+
 // sample checks, once, what must hold at every moment: at most one live
 // producer per service, every status file exactly 18 bytes, no zombie child
 // of the tree left unreaped for more than two seconds.
@@ -350,7 +356,9 @@ func (w *world) sample() {
 		if first, ok := w.zombies[k]; !ok {
 			w.zombies[k] = now
 		} else if now.Sub(first) > 2*time.Second && len(w.failures) < 50 {
-			w.failures = append(w.failures, fmt.Sprintf("zombie %d (parent %d) unreaped for %v", p.pid, p.ppid, now.Sub(first)))
+			parent := byPid[p.ppid]
+			w.failures = append(w.failures, fmt.Sprintf("zombie %d (parent %d, %q, state %c, wchan %s) unreaped for %v",
+				p.pid, p.ppid, w.role(parent), parent.state, wchan(p.ppid), now.Sub(first)))
 			w.zombies[k] = now.Add(time.Hour) // report once
 		}
 	}

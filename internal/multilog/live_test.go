@@ -165,8 +165,11 @@ func TestTermFinishesLine(t *testing.T) {
 			if c := p.Wait(t, 5*time.Second); c != 0 {
 				t.Errorf("%s: exit %d", prog, c)
 			}
+			// 0.76 finishes the line it is in, but handles the rest of
+			// the read that brought its end too when the TERM landed
+			// while it waited in read: only svkit's outcome is certain.
 			cur := stampRE.ReplaceAllString(readFile(dir+"/log/current"), "@S")
-			if cur != "line1\npartial\n" && cur != "@S line1\n@S partial\n" {
+			if prog == ours && cur != "line1\npartial\n" && cur != "@S line1\n@S partial\n" {
 				t.Errorf("%s %q: current %q", prog, script, cur)
 			}
 			fi, _ := os.Stat(dir + "/log/current")
@@ -175,7 +178,7 @@ func TestTermFinishesLine(t *testing.T) {
 			}
 			w.Close()
 			rest, _ := io.ReadAll(r)
-			if string(rest) != "next line\n" {
+			if prog == ours && string(rest) != "next line\n" {
 				t.Errorf("%s %q: left in the pipe %q", prog, script, rest)
 			}
 		}

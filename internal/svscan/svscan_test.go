@@ -388,10 +388,16 @@ func TestOrderedShutdown200(t *testing.T) {
 // the -k timeout passes, with its supervise; svscan then exits 111.
 func TestOrderedShutdownTimeout(t *testing.T) {
 	tr := newTree(t, svkitPair)
-	stubborn := tr.service("stubborn", "trap '' TERM\nexec sleep 1000\n", "exec cat > /dev/null\n")
+	stubborn := tr.service("stubborn", "trap '' TERM\necho > ignoring\nexec sleep 1000\n", "exec cat > /dev/null\n")
 	p := tr.start(testenv.Prog(t, "svscan"), "-o", "-k", "1")
 	run := waitUp(t, stubborn, 5*time.Second)
 	waitUp(t, stubborn+"/log", 5*time.Second)
+	// Up is not enough: until the shell has set TERM to be ignored, it
+	// would die of it.
+	testenv.WaitFor(t, 5*time.Second, "stubborn ignoring TERM", func() bool {
+		_, err := os.Stat(filepath.Join(stubborn, "ignoring"))
+		return err == nil
+	})
 	t0 := time.Now()
 	syscall.Kill(p.Pid(), syscall.SIGTERM)
 	if code := p.Wait(t, 10*time.Second); code != 111 {
