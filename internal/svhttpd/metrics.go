@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"svkit/pkg/svdir"
 
 	"golang.org/x/sys/unix"
 )
@@ -225,31 +226,10 @@ func cgroupOf(e *Entry) *cgroupStats {
 	}
 	return nil
 }
-
-// readSmall reads at most limit bytes of a kernel file, with raw system
+// readSmall reads at most limit bytes of a kernel file without following a
+// symlink, through svdir's bounded reader (raw system calls: os.File would
+// also try to register it with the poller).
 // calls (os.File would also try to register it with the poller).
 func readSmall(path string, limit int) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	b := make([]byte, 0, min(limit, 4096))
-	for len(b) < limit {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := unix.Read(fd, b[len(b):min(cap(b), limit)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			break
-		}
-		b = b[:len(b)+n]
-	}
-	return b, nil
+	return svdir.ReadFile(unix.AT_FDCWD, path, limit)
 }
