@@ -226,10 +226,10 @@ func cgroupOf(e *Entry) *cgroupStats {
 	}
 	return nil
 }
+
 // readSmall reads at most limit bytes of a kernel file without following a
 // symlink, through svdir's bounded reader (raw system calls: os.File would
 // also try to register it with the poller).
-// calls (os.File would also try to register it with the poller).
 func readSmall(path string, limit int) ([]byte, error) {
 	return svdir.ReadFile(unix.AT_FDCWD, path, limit)
 }
