@@ -101,7 +101,7 @@ func (s *Scanner) Reap() []*entry {
 }
 
 // Pass is one scan: reap, read the directory, start what is new or not
-// running, and forget entries whose directory is gone and whose supervise
+// running (reaping after each start), and forget entries whose directory is gone and whose supervise
 // processes have exited.
 func (s *Scanner) Pass() {
 	s.Reap()
@@ -118,6 +118,12 @@ func (s *Scanner) Pass() {
 	sort.Strings(names)
 	for _, n := range names {
 		s.start(n)
+		// A pass that starts many supervise processes takes a while
+		// under load (a fork and exec each), and a child that has
+		// exited meanwhile (a supervise that found its lock taken by
+		// one an earlier svscan started) is reaped now rather than
+		// at the end of the pass: one wait4 when none has.
+		s.Reap()
 	}
 	for k, e := range s.entries {
 		if !e.active && e.pid == 0 && e.logPid == 0 {
@@ -259,7 +265,14 @@ func openLogFIFO(fn string) (r, w int, err error) {
 		unix.Close(r)
 		return -1, -1, err
 	}
-	if w, err = svdir.OpenFIFO(unix.AT_FDCWD, name, unix.O_WRONLY); err != nil {
+	// The service's end is opened for reading too, and is never read: a
+	// service writing to a pipe that nobody else holds (svscan, both
+	// supervise processes and the logger all killed before a new svscan
+	// opens the FIFO) then fills it and waits, as it does when only the
+	// logger is gone, instead of dying of SIGPIPE and taking with it the
+	// lines the pipe held. End of file for the logger is unchanged: it
+	// comes when the last descriptor of this end is closed.
+	if w, err = svdir.OpenFIFO(unix.AT_FDCWD, name, unix.O_RDWR); err != nil {
 		unix.Close(r)
 		return -1, -1, err
 	}

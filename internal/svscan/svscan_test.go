@@ -580,3 +580,93 @@ func quiesce(t *testing.T, dir, counter, out string) {
 		return c > 0 && maxSeq(t, out) >= c
 	})
 }
+
+// TestPipeOutlivesItsHolders: when svscan, both supervise processes and
+// the logger are all killed, the service alone holds the pipe; the lines
+// it holds (written while the logger was stopped) and those the service
+// writes meanwhile reach the logger that the next svscan starts. With a
+// write-only end the service died of SIGPIPE at its next line and the
+// kernel dropped the pipe with every line in it.
+func TestPipeOutlivesItsHolders(t *testing.T) {
+	tr := newTree(t, svkitPair)
+	counter := filepath.Join(tr.root, "counter")
+	// The logger in a session of its own: stopped in svscan's process
+	// group, it would make the kernel send that whole group (the service
+	// too) SIGHUP once svscan and the supervise processes died.
+	logged := tr.service("logged", producer(counter, "0.02"), "exec setsid "+testenv.Prog(t, "multilog")+" ./main\n")
+	p := tr.start(testenv.Prog(t, "svscan"))
+	run := waitUp(t, logged, 5*time.Second)
+	logger := waitUp(t, logged+"/log", 5*time.Second)
+	testenv.WaitFor(t, 5*time.Second, "5 lines", func() bool { return counted(counter) >= 5 })
+
+	// Lines pile up in the pipe while the logger is stopped; then every
+	// holder of the pipe but the service dies.
+	if err := syscall.Kill(logger, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	held := counted(counter)
+	testenv.WaitFor(t, 5*time.Second, "5 lines into the pipe", func() bool { return counted(counter) >= held+5 })
+	sups := []int{superviseOf(logged, "logged"), superviseOf(logged+"/log", "log")}
+	p.KillAndWait(t, syscall.SIGKILL)
+	for _, pid := range append(sups, logger) {
+		if pid == 0 {
+			t.Fatalf("supervise processes %v, logger %d", sups, logger)
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, pid := range append(sups, logger) {
+		testenv.WaitFor(t, 5*time.Second, fmt.Sprintf("%d dead", pid), func() bool { return !testenv.Alive(pid) })
+	}
+	alone := counted(counter)
+	testenv.WaitFor(t, 5*time.Second, "the service writing on alone", func() bool {
+		if !testenv.Alive(run) {
+			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", run))
+			t.Fatalf("the service %d died with the logger gone: %s", run, st)
+		}
+		return counted(counter) >= alone+5
+	})
+	if !testenv.Alive(run) {
+		t.Fatalf("the service %d died with the logger gone", run)
+	}
+
+	// A new svscan: its supervise adopts the service, its logger reads
+	// the pipe from where the killed one stopped.
+	p = tr.start(testenv.Prog(t, "svscan"), "-o")
+	testenv.WaitFor(t, 5*time.Second, "a new logger", func() bool {
+		l := testenv.PidOf(logged + "/log")
+		return l != 0 && l != logger && testenv.Alive(l)
+	})
+	if got := testenv.PidOf(logged); got != run {
+		t.Fatalf("the new supervise runs %d, not the adopted %d", got, run)
+	}
+	syscall.Kill(p.Pid(), syscall.SIGTERM)
+	if code := p.Wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("svscan -o exited %d after TERM; stderr: %s", code, tr.stderr())
+	}
+	testenv.WaitFor(t, 5*time.Second, "every process of the tree gone", func() bool { return len(under(tr.root)) == 0 })
+	out := filepath.Join(tr.root, "out")
+	joinLogs(t, filepath.Join(logged, "log", "main"), out)
+	checkContiguous(t, out, counted(counter))
+}
+
+// joinLogs writes the archives of the multilog directory dir, in name
+// order, then its current, into the file out.
+func joinLogs(t *testing.T, dir, out string) {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "@*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(names)
+	var all []byte
+	for _, n := range append(names, filepath.Join(dir, "current")) {
+		b, err := os.ReadFile(n)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	if err := os.WriteFile(out, all, 0644); err != nil {
+		t.Fatal(err)
+	}
+}
