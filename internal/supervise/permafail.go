@@ -205,11 +205,19 @@ func (s *supervisor) died() {
 func (s *supervisor) fail(p permafail) {
 	s.want = svdir.WantDown
 	s.failed, s.failedAt = true, s.diedAt
-	s.failedReason = "died " + strconv.Itoa(len(s.tally)) + " times in " + strconv.Itoa(p.seconds) +
-		" seconds (" + deathCause(s.exitCode, s.exitSignal) + ")"
+	s.failedReason = "died " + count(len(s.tally), "time") + " in " + count(p.seconds, "second") +
+		" (" + deathCause(s.exitCode, s.exitSignal) + ")"
 	s.tally = s.tally[:0]
 	s.statusDirty, s.extDirty = true, true
 	s.warn("giving up on ", s.dir, ": ", s.failedReason, "; svc -u to start it again")
+}
+
+// count says "1 time" or "N times".
+func count(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
 }
 
 // deathCause says in words how the last run ended.

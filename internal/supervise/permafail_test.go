@@ -74,6 +74,12 @@ func TestParsePermafail(t *testing.T) {
 	}
 }
 
+func TestCount(t *testing.T) {
+	if got := count(1, "time") + ", " + count(3, "time") + ", " + count(1, "second"); got != "1 time, 3 times, 1 second" {
+		t.Errorf("%q", got)
+	}
+}
+
 func TestDeathCause(t *testing.T) {
 	for _, c := range []struct {
 		d    death
