@@ -72,7 +72,10 @@ var families = []family{
 		}},
 	{"svkit_service_failed", "gauge", "Whether supervise gave up on the service (permafail): it stays down until svc -u.",
 		func(e *Entry, _ *cgroupStats) (float64, bool) {
-			return flag(e.OK != nil && e.OK.Failed != nil && *e.OK.Failed), true
+			if e.OK == nil {
+				return 0, false
+			}
+			return flag(e.OK.Failed != nil && *e.OK.Failed), true
 		}},
 	{"svkit_service_state_change_timestamp_seconds", "gauge", "Unix time of the service's last start or stop.",
 		func(e *Entry, _ *cgroupStats) (float64, bool) {
