@@ -93,10 +93,11 @@ func (s *Scanner) mainEnded() (int, bool) {
 		return 0, false
 	}
 	in := svdir.ReadInfoOf(m.name)
-	// The info of this supervise, of the state the status shows, with
-	// nothing running: not one a supervise of an earlier svscan left.
+	// The info of this supervise, of the state the status shows, after a
+	// run ended (this supervise may have adopted it), with nothing
+	// running: not one a supervise of an earlier svscan left.
 	if in == nil || in.Supervisor != e.pid || in.Since != r.When.Time().UnixNano() ||
-		in.State != svdir.StateDown || in.Started == 0 {
+		in.State != svdir.StateDown || in.Exited == 0 {
 		return 0, false
 	}
 	return exitCodeOf(in), true
@@ -110,7 +111,7 @@ func (s *Scanner) stoppedCode(code int) int {
 		return code
 	}
 	in := svdir.ReadInfoOf(m.name)
-	if in == nil || in.Supervisor != m.sup || in.Started == 0 || in.Exited < in.Started {
+	if in == nil || in.Supervisor != m.sup || in.Exited == 0 {
 		return code
 	}
 	return exitCodeOf(in)

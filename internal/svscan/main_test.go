@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"svkit/internal/testenv"
+	"svkit/pkg/svdir"
 )
 
 // containerTree makes, in a new tree, a logged service "other" that writes
@@ -157,4 +158,32 @@ func TestMainIgnoredWithoutOrdered(t *testing.T) {
 	if p.Exited() {
 		t.Fatalf("svscan exited: %s", tr.stderr())
 	}
+}
+
+// TestOrderedMainAdopted: a main service whose supervise was killed and
+// replaced (the new one adopts the running service) still ends the tree
+// when it exits; its exit code is not known to the new supervise, so
+// svscan exits 111.
+func TestOrderedMainAdopted(t *testing.T) {
+	tr := newTree(t, svkitPair)
+	a := tr.service("a", "while [ ! -e stop ]; do sleep 0.05; done\nexit 4\n", "")
+	os.WriteFile(filepath.Join(a, "main"), []byte("exit\n"), 0644)
+	p := tr.start(testenv.Prog(t, "svscan"), "-o")
+	run := waitUp(t, a, 10*time.Second)
+	old := superviseOf(a, "a")
+	syscall.Kill(old, syscall.SIGKILL)
+	alarm(t, p)
+	testenv.WaitFor(t, 10*time.Second, "a new supervise that adopted run", func() bool {
+		sup := superviseOf(a, "a")
+		in := svdir.ReadInfoOf(a)
+		return sup != 0 && sup != old && in != nil && in.Supervisor == sup && in.Pid == run
+	})
+	if p.Exited() {
+		t.Fatalf("svscan exited: %s", tr.stderr())
+	}
+	os.WriteFile(filepath.Join(a, "stop"), nil, 0644)
+	if code := p.Wait(t, 20*time.Second); code != 111 {
+		t.Fatalf("svscan exited %d, want 111; stderr: %s", code, tr.stderr())
+	}
+	testenv.WaitFor(t, 2*time.Second, "no process left", func() bool { return len(under(tr.root)) == 0 })
 }
