@@ -10,9 +10,9 @@
 // process tree (through the service's cgroup where there is one, else as the
 // subreaper of its orphans); it keeps the opt-in per-service files of
 // config.go (readiness, back-off, pidfile, finish, down-signal,
-// timeout-kill), and those of permafail.go that keep a dead service down
-// (permafail, finish exiting 125, main), and writes svkit's extended files (supervise/info, runit's
-// pid and stat).
+// timeout-kill) and those of permafail.go that keep a dead service down
+// (permafail, finish exiting 125, main); and it writes svkit's extended
+// files (supervise/info, runit's pid and stat).
 package supervise
 
 import (
