@@ -1,11 +1,14 @@
 package supervise
 
 // The finish hook: runit's ./finish, run after run exits, with run's exit
-// code and signal as arguments; the service shows down meanwhile.
+// code and signal as arguments; the service shows down meanwhile. A finish
+// that exits 125 keeps the service down (permafail.go).
 
 import (
 	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"svkit/internal/diag"
 	"svkit/internal/proc"
@@ -49,12 +52,13 @@ func (s *supervisor) startFinish() bool {
 	return true
 }
 
-// finishDone continues after ./finish has exited.
-func (s *supervisor) finishDone() {
+// finishDone continues after ./finish has exited with status ws.
+func (s *supervisor) finishDone(ws unix.WaitStatus) {
 	s.finish.Close()
 	s.finish = nil
 	s.finishKill.stop()
 	s.extDirty = true
+	s.finishSaysDown(ws)
 	if s.startAfterFinish {
 		// svc -u or -o arrived while finish ran.
 		s.startAfterFinish = false

@@ -40,6 +40,7 @@ func (s *supervisor) writeInfo() {
 		StartFailures:    s.startFailures,
 		StartFailedSince: unixNano(s.startFailedSince),
 	}
+	s.failedInfo(&in)
 	stat := "down"
 	switch {
 	case s.main != nil:

@@ -10,8 +10,9 @@
 // process tree (through the service's cgroup where there is one, else as the
 // subreaper of its orphans); it keeps the opt-in per-service files of
 // config.go (readiness, back-off, pidfile, finish, down-signal,
-// timeout-kill) and writes svkit's extended files (supervise/info, runit's
-// pid and stat).
+// timeout-kill) and those of permafail.go that keep a dead service down
+// (permafail, finish exiting 125, main); and it writes svkit's extended
+// files (supervise/info, runit's pid and stat).
 package supervise
 
 import (
@@ -103,6 +104,7 @@ type supervisor struct {
 	history      // exit history, back-off and the finish script
 	failedStarts // failed starts of ./run
 	readiness    // whether and how the service says it is ready
+	giveUp       // deaths counted by permafail, the failed mark
 }
 
 // setup performs 0.76's start-up sequence. It returns 0 or an exit code.
@@ -123,6 +125,7 @@ func (s *supervisor) setup() int {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to stat ", s.dir, "/down: ", diag.Str(err))
 	}
+	s.restoreFailed()
 	svdir.MakeDir("")
 
 	lock, err := unix.Open(svdir.LockPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0600)
@@ -406,10 +409,12 @@ func (s *supervisor) command(c byte) {
 	case svdir.CmdUp:
 		s.want = svdir.WantUp
 		s.restarts, s.deaths = 0, 0
+		s.clearFailed()
 		s.startNow()
 	case svdir.CmdOnce:
 		s.want = svdir.WantOnce
 		s.restarts, s.deaths = 0, 0
+		s.clearFailed()
 		s.startNow()
 	case svdir.CmdAlarm:
 		s.signal(unix.SIGALRM)
@@ -463,7 +468,7 @@ func (s *supervisor) reap() {
 		case s.main != nil && s.mainChild && pid == s.main.Pid:
 			s.mainDied(&ws)
 		case s.finish != nil && pid == s.finish.Pid:
-			s.finishDone()
+			s.finishDone(ws)
 		case s.checkPid != 0 && pid == s.checkPid:
 			s.checkDone(ws)
 		}
@@ -496,6 +501,7 @@ func (s *supervisor) mainDied(ws *unix.WaitStatus) {
 func (s *supervisor) serviceDown() {
 	s.stamp()
 	s.diedAt = time.Now()
+	s.died() // permafail or main may keep it down
 	if s.want != svdir.WantUp || s.exit {
 		s.endDown()
 	} else {

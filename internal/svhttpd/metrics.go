@@ -70,6 +70,13 @@ var families = []family{
 			}
 			return flag(e.Err.Supervised), true
 		}},
+	{"svkit_service_failed", "gauge", "Whether supervise gave up on the service (permafail): it stays down until svc -u.",
+		func(e *Entry, _ *cgroupStats) (float64, bool) {
+			if e.OK == nil {
+				return 0, false
+			}
+			return flag(e.OK.Failed != nil && *e.OK.Failed), true
+		}},
 	{"svkit_service_state_change_timestamp_seconds", "gauge", "Unix time of the service's last start or stop.",
 		func(e *Entry, _ *cgroupStats) (float64, bool) {
 			if e.OK == nil || e.OK.SinceNs == nil {

@@ -204,3 +204,59 @@ func TestReadSmall(t *testing.T) {
 		t.Errorf("/proc/self/cgroup: %q %v", b, err)
 	}
 }
+
+// TestMetricsFailed: a service that supervise gave up on (permafail) has
+// svkit_service_failed 1, the others 0; the API's object says failed and
+// why; promtool's lint passes.
+func TestMetricsFailed(t *testing.T) {
+	tr := newTree(t)
+	bad := filepath.Join(tr.scan, "bad")
+	testenv.WriteScript(t, filepath.Join(bad, "run"), "exit 1\n")
+	if err := os.WriteFile(filepath.Join(bad, "permafail"), []byte("1 60\n"), 0644); err != nil {
+		t.Fatal(err)
+	}
+	tr.svscan(t)
+	addr := freePort(t)
+	d := startDaemon(t, tr.root, tr.scan, "-m", addr)
+	var body []byte
+	var fams map[string]*dto.MetricFamily
+	failed := func(service string) (float64, bool) {
+		for _, m := range fams["svkit_service_failed"].GetMetric() {
+			if len(m.Label) == 1 && m.Label[0].GetValue() == service {
+				return m.Gauge.GetValue(), true
+			}
+		}
+		return 0, false
+	}
+	testenv.WaitFor(t, 15*time.Second, "bad failed in the metrics", func() bool {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		parser := expfmt.NewTextParser(model.LegacyValidation)
+		fams, err = parser.TextToMetricFamilies(bytes.NewReader(body))
+		v, _ := failed("bad")
+		return err == nil && v == 1
+	})
+	if f := fams["svkit_service_failed"]; f.GetType() != dto.MetricType_GAUGE {
+		t.Errorf("svkit_service_failed: type %v", f.GetType())
+	}
+	for _, s := range []string{"web", "web/log", "db"} {
+		if v, ok := failed(s); !ok || v != 0 {
+			t.Errorf("svkit_service_failed{service=%q} = %v (present %v), want 0", s, v, ok)
+		}
+	}
+	o := d.get(t, "bad")
+	if o["failed"] != true || o["failed_reason"] != "died 1 time in 60 seconds (exit 1)" {
+		t.Errorf("API object of bad: failed %v, failed_reason %v", o["failed"], o["failed_reason"])
+	}
+	promtool, err := exec.LookPath("promtool")
+	testenv.Require(t, err == nil, "promtool is not installed (scripts/deps installs Debian's prometheus)")
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}

@@ -30,7 +30,8 @@ const settle = 50 * time.Millisecond
 // code, one waiting in the poller), with room for one more.
 const spareThreads = 6
 
-// Exit codes of svscan. It runs forever unless an ordered shutdown ends it.
+// Exit codes of svscan. It runs forever unless an ordered shutdown ends it;
+// with a main service, it exits with that service's code instead (main.go).
 const (
 	ExitShutdown = 0   // ordered shutdown: every supervise exited in time
 	ExitKilled   = 111 // ordered shutdown: the timeout passed and SIGKILL was used
@@ -62,7 +63,8 @@ func chdir(dir string) error {
 // Run scans forever. With ordered set, SIGTERM and SIGINT start an ordered
 // shutdown bounded by killAfter, and Run returns its exit code; otherwise
 // those signals keep their default action (svscan dies, the supervise
-// processes live on), as in 0.76.
+// processes live on), as in 0.76. With ordered set, the end of the main
+// service (main.go) also ends the tree, and Run returns its exit code.
 func (s *Scanner) Run(ordered bool, killAfter time.Duration) int {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGALRM)
@@ -79,27 +81,36 @@ func (s *Scanner) Run(ordered bool, killAfter time.Duration) int {
 		clk.arm(d)
 		due = time.Now().Add(d)
 	}
-	s.Pass()
-	reset(Interval)
+	pass := func() {
+		s.Pass()
+		if ordered {
+			s.findMain()
+		}
+		reset(Interval)
+	}
+	pass()
 	for {
+		if code, ended := s.mainEnded(); ended {
+			s.Shutdown(sigs, killAfter)
+			return code
+		}
 		select {
 		case sig := <-sigs:
 			switch sig {
 			case unix.SIGCHLD:
 				s.Reap()
 			case unix.SIGALRM:
-				s.Pass()
-				reset(Interval)
+				pass()
 			case unix.SIGTERM, unix.SIGINT:
-				return s.Shutdown(sigs, killAfter)
+				return s.stoppedCode(s.Shutdown(sigs, killAfter))
 			}
 		case <-created:
 			if time.Until(due) > settle {
 				reset(settle)
 			}
 		case <-clk.C:
-			s.Pass()
-			reset(Interval)
+			pass()
+		case <-s.main.C:
 		}
 	}
 }

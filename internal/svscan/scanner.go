@@ -59,6 +59,7 @@ type Scanner struct {
 	cands   []string // where supervise may be, computed at each pass
 	dirbuf  []byte   // getdents buffer, reused
 	names   []string // directory names, reused
+	main    mainService
 }
 
 // NewScanner returns a scanner for the current directory. Children get env

@@ -39,6 +39,11 @@ import (
 //	                    executable (chmod +x run)"), null if it did not
 //	last_start_error_ns when it failed, null if it did not
 //	supervisor_pid      the pid of the supervise process
+//	failed              supervise gave up on the service (DIR/permafail): it
+//	                    stays down until svc -u
+//	failed_reason       why, in words ("died 3 times in 10 seconds (exit 1)"),
+//	                    null if not failed
+//	failed_ns           when supervise gave up, null if not failed
 //
 // Every key ending in _ns has a twin ending in _time right after it: the
 // same moment as an RFC 3339 time in UTC with nanoseconds, or null.
@@ -69,6 +74,10 @@ type Object struct {
 	LastStartErrorNs   *int64  `json:"last_start_error_ns"`
 	LastStartErrorTime *string `json:"last_start_error_time"`
 	SupervisorPid      *int    `json:"supervisor_pid"`
+	Failed             *bool   `json:"failed"`
+	FailedReason       *string `json:"failed_reason"`
+	FailedNs           *int64  `json:"failed_ns"`
+	FailedTime         *string `json:"failed_time"`
 }
 
 // setNs sets a _ns key and its _time twin to the moment ns.
@@ -141,6 +150,13 @@ func Build(dir string, s svdir.State, normallyUp bool) Object {
 	}
 	if in.Supervisor != 0 {
 		o.SupervisorPid = ptr(in.Supervisor)
+	}
+	o.Failed = ptr(in.Failed)
+	if in.Failed {
+		o.FailedReason = ptr(in.FailedReason)
+		if in.FailedAt != 0 {
+			setNs(in.FailedAt, &o.FailedNs, &o.FailedTime)
+		}
 	}
 	return o
 }

@@ -19,7 +19,8 @@ var objectKeys = []string{"dir", "state", "wanted", "pid", "since_ns", "since_ti
 	"ready_since_ns", "ready_since_time", "last_exit_code", "last_exit_signal", "last_exit_ns",
 	"last_exit_time", "restarts", "backoff_until_ns", "backoff_until_time", "normally_up",
 	"paused", "started_ns", "started_time", "status_text", "start_failures", "last_start_error",
-	"last_start_error_ns", "last_start_error_time", "supervisor_pid"}
+	"last_start_error_ns", "last_start_error_time", "supervisor_pid", "failed", "failed_reason",
+	"failed_ns", "failed_time"}
 
 // decodeLine decodes one JSON line into a map and checks its key set and
 // key order against want.
@@ -80,7 +81,7 @@ func TestJSONObjects(t *testing.T) {
 		return o
 	}
 	withInfo := func(o Object, f func(o *Object)) Object {
-		o.Ready, o.Restarts, o.StatusText, o.StartFailures = &no, num(0), str(""), num(0)
+		o.Ready, o.Restarts, o.StatusText, o.StartFailures, o.Failed = &no, num(0), str(""), num(0), &no
 		f(&o)
 		return o
 	}
@@ -101,6 +102,7 @@ func TestJSONObjects(t *testing.T) {
 		}
 		want.ReadySinceTime, want.LastExitTime, want.BackoffUntilTime = twin(want.ReadySinceNs), twin(want.LastExitNs), twin(want.BackoffUntilNs)
 		want.StartedTime, want.LastStartErrorTime = twin(want.StartedNs), twin(want.LastStartErrorNs)
+		want.FailedTime = twin(want.FailedNs)
 		tests = append(tests, struct {
 			dir  string
 			want Object
@@ -169,6 +171,13 @@ func TestJSONObjects(t *testing.T) {
 	add(d, withInfo(base(d, "down", "up", 0), func(o *Object) {
 		o.LastExitCode, o.LastExitNs, o.Restarts, o.SupervisorPid = num(1), i64(sinceNs-2e9), num(2), num(4242)
 		o.StartFailures, o.LastStartError, o.LastStartErrorNs = num(2), str("run is not executable (chmod +x run)"), i64(sinceNs)
+	}))
+	gaveUp := svdir.Info{State: "down", Since: sinceNs, Started: sinceNs - 1e9, ExitCode: 1, Exited: sinceNs, Supervisor: 4242,
+		Failed: true, FailedReason: "died 3 times in 10 seconds (exit 1)", FailedAt: sinceNs, FailedBoot: "b"}
+	d = mk("failed", record(when, 0, 0, 'd'), &gaveUp, false)
+	add(d, withInfo(base(d, "down", "down", 0), func(o *Object) {
+		o.LastExitCode, o.LastExitNs, o.StartedNs, o.SupervisorPid = num(1), i64(sinceNs), i64(sinceNs-1e9), num(4242)
+		o.Failed, o.FailedReason, o.FailedNs = &yes, str("died 3 times in 10 seconds (exit 1)"), i64(sinceNs)
 	}))
 	never := svdir.Info{State: "down", Since: sinceNs, ExitCode: -1}
 	d = mk("never", record(when, 0, 0, 'd'), &never, true)

@@ -20,6 +20,8 @@ import (
 // printed only when there is something to say:
 //
 //	state       up, down or finish, since when, and the wanted state
+//	failed      why supervise gave up on the service (DIR/permafail), when,
+//	            and that svc -u starts it again
 //	ready       whether the service said it is ready, or what it waits for
 //	restarts    automatic restarts since the service was last wanted up
 //	last exit   "code N" or "signal NAME", and when
@@ -88,6 +90,13 @@ func Long(dir string, now time.Time, zone *localtime.Zone) string {
 		}
 		line("supervise", supervisor(0)+why)
 		return b.String()
+	}
+	if in.Failed {
+		v := in.FailedReason
+		if in.FailedAt != 0 {
+			v += " at " + at(in.FailedAt)
+		}
+		line("failed", v+"; svc -u to retry")
 	}
 	if r.Pid != 0 {
 		line("ready", readiness(l.dfd, in, at))

@@ -112,6 +112,22 @@ func TestLong(t *testing.T) {
 			},
 		},
 		{
+			name: "gave up",
+			setup: func(dir string) {
+				testenv.WriteScript(t, dir+"/run", "exit 3\n")
+				os.WriteFile(dir+"/permafail", []byte("2 60\n"), 0644)
+			},
+			until: func(in *svdir.Info) bool { return in.Failed },
+			want: []string{
+				"state: down since TIME, wanted down",
+				"failed: died 2 times in S seconds (exit 3) at TIME; svc -u to retry",
+				"restarts: N since wanted up",
+				"last exit: code 3 at TIME",
+				"output: no log service: supervise's stderr (svscan's, or readproctitle's under svscanboot)",
+				"supervise: running (pid P)",
+			},
+		},
+		{
 			name: "back-off, wanted down",
 			setup: func(dir string) {
 				testenv.WriteScript(t, dir+"/run", "kill -9 $$\n")

@@ -23,6 +23,13 @@
 // ("svwait: warning: timed out waiting for DIR: " and the svstat line) and
 // exits 1; -t 0, the default, waits forever.
 //
+// A wait for up (-u or -U) ends, with exit code 100 and
+// "svwait: fatal: DIR failed: REASON; svc -u to retry", when supervise has
+// given up on a service (DIR/permafail; supervise/info's failed mark): it
+// would never come up by itself. A mark that was already there when svwait
+// started counts only once it has stayed for FailedGrace (1 s), so that
+// "svc -u DIR; svwait DIR" does not see the mark that svc -u is clearing.
+//
 // Every dir must have a running supervise when svwait starts: a dir that
 // cannot be opened, a supervise/ok that cannot be opened (supervise not
 // running, or no supervise/ directory yet) or an unreadable status is fatal
@@ -37,7 +44,8 @@
 // a new supervise/; it re-reads the files on each event. The timeout is
 // poll(2)'s.
 //
-// Exit codes: 0 reached, 1 timed out, 100 usage, 111 system failure.
+// Exit codes: 0 reached, 1 timed out, 100 usage or a failed service, 111
+// system failure.
 package svwait
 
 import (
@@ -64,6 +72,13 @@ const Synopsis = "svwait [-u|-U|-d|-D] [-t ms] dir..."
 
 // ExitTimeout is the exit code when -t ran out.
 const ExitTimeout = 1
+
+// ExitFailed is the exit code when a service waited for up has failed.
+const ExitFailed = 100
+
+// FailedGrace is how long a failed mark that was there before the wait
+// began must stay before it ends a wait for up.
+const FailedGrace = time.Second
 
 // Modes, named by their option letter.
 const (
@@ -302,7 +317,7 @@ func wait(dirs []string, mode byte, timeout time.Duration, stderr io.Writer, sta
 	if started != nil {
 		started()
 	}
-	c := &checker{mode: mode, stale: map[string]mismatch{}}
+	c := &checker{mode: mode, stale: map[string]mismatch{}, begun: time.Now(), failed: map[string]failedMark{}}
 	check := true
 	var wake time.Time
 	for {
@@ -310,6 +325,9 @@ func wait(dirs []string, mode byte, timeout time.Duration, stderr io.Writer, sta
 			var reached bool
 			if reached, wake = c.all(dirs); reached {
 				return 0
+			}
+			if c.gaveUp != "" {
+				return c.failure(stderr)
 			}
 		}
 		ms := -1
@@ -403,8 +421,45 @@ type mismatch struct {
 
 // checker reads the services' states for one wait.
 type checker struct {
-	mode  byte
-	stale map[string]mismatch // by dir
+	mode   byte
+	stale  map[string]mismatch // by dir
+	begun  time.Time           // when the wait began
+	failed map[string]failedMark
+	gaveUp string // a dir waited for up whose supervise gave up on it
+	reason string // and why
+}
+
+// failedMark is a failed mark and when svwait first saw it.
+type failedMark struct {
+	at   int64 // the mark's failedat
+	seen time.Time
+}
+
+// checkFailed notes in c.gaveUp a service waited for up that supervise
+// has given up on; it returns when a mark older than the wait will count
+// (zero if none waits).
+func (c *checker) checkFailed(dir string, st svdir.State, now time.Time) time.Time {
+	if c.mode != Up && c.mode != UpReady || st.Status.Pid != 0 || !st.Current || st.Info == nil || !st.Info.Failed {
+		delete(c.failed, dir)
+		return time.Time{}
+	}
+	m, ok := c.failed[dir]
+	if !ok || m.at != st.Info.FailedAt {
+		m = failedMark{at: st.Info.FailedAt, seen: now}
+		c.failed[dir] = m
+	}
+	if st.Info.FailedAt > c.begun.UnixNano() || now.Sub(m.seen) >= FailedGrace {
+		if c.gaveUp == "" {
+			c.gaveUp, c.reason = dir, st.Info.FailedReason
+		}
+		return time.Time{}
+	}
+	return m.seen.Add(FailedGrace)
+}
+
+// failure says which service failed and returns ExitFailed.
+func (c *checker) failure(stderr io.Writer) int {
+	return diag.Fatal(stderr, prog, ExitFailed, c.gaveUp, " failed: ", c.reason, "; svc -u to retry")
 }
 
 // state reads the state of dir at now. An info that has disagreed with the
@@ -439,13 +494,19 @@ func (c *checker) state(dir string, now time.Time) (st svdir.State, wake time.Ti
 func (c *checker) all(dirs []string) (reached bool, wake time.Time) {
 	now := time.Now()
 	reached = true
-	for _, dir := range dirs {
-		st, w, err := c.state(dir, now)
+	earliest := func(w time.Time) {
 		if !w.IsZero() && (wake.IsZero() || w.Before(wake)) {
 			wake = w
 		}
+	}
+	for _, dir := range dirs {
+		st, w, err := c.state(dir, now)
+		earliest(w)
 		if err != nil || !Reached(c.mode, st) {
 			reached = false
+		}
+		if err == nil {
+			earliest(c.checkFailed(dir, st, now))
 		}
 	}
 	return reached, wake

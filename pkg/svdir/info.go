@@ -29,6 +29,12 @@ package svdir
 //	starterrorat=NS         when that start failed, 0 if none did
 //	startfailures=N         starts that failed in a row, 0 after a success
 //	startfailedsince=NS     when the first of them failed, 0 if none
+//	failed=0|1              supervise gave up on the service (DIR/permafail):
+//	                        it stays down until svc -u
+//	failedreason=TEXT       why, in words ("died 3 times in 10 seconds (exit 1)")
+//	failedat=NS             when it gave up, 0 if it has not
+//	failedboot=ID           the boot (/proc/sys/kernel/random/boot_id) it gave up
+//	                        in: a supervise started in a later boot forgets the mark
 //
 // Unknown keys are ignored by readers, so later versions may add keys.
 
@@ -68,6 +74,11 @@ type Info struct {
 	StartErrorAt     int64
 	StartFailures    int
 	StartFailedSince int64
+
+	Failed       bool
+	FailedReason string
+	FailedAt     int64
+	FailedBoot   string
 }
 
 // Encode returns the file content.
@@ -83,11 +94,7 @@ func (in *Info) Encode() []byte {
 	kv("state", in.State)
 	num("pid", int64(in.Pid))
 	num("since", in.Since)
-	ready := "0"
-	if in.Ready {
-		ready = "1"
-	}
-	kv("ready", ready)
+	kv("ready", flag(in.Ready))
 	num("readysince", in.ReadySince)
 	num("started", in.Started)
 	num("exitcode", int64(in.ExitCode))
@@ -101,7 +108,19 @@ func (in *Info) Encode() []byte {
 	num("starterrorat", in.StartErrorAt)
 	num("startfailures", int64(in.StartFailures))
 	num("startfailedsince", in.StartFailedSince)
+	kv("failed", flag(in.Failed))
+	kv("failedreason", oneLine(in.FailedReason))
+	num("failedat", in.FailedAt)
+	kv("failedboot", oneLine(in.FailedBoot))
 	return b
+}
+
+// flag is the encoding of a boolean value.
+func flag(v bool) string {
+	if v {
+		return "1"
+	}
+	return "0"
 }
 
 // oneLine folds the line ends and NULs of a text value into spaces.
@@ -162,6 +181,14 @@ func DecodeInfo(b []byte) (Info, error) {
 			in.StartFailures, err = strconv.Atoi(v)
 		case "startfailedsince":
 			in.StartFailedSince, err = strconv.ParseInt(v, 10, 64)
+		case "failed":
+			in.Failed = v == "1"
+		case "failedreason":
+			in.FailedReason = v
+		case "failedat":
+			in.FailedAt, err = strconv.ParseInt(v, 10, 64)
+		case "failedboot":
+			in.FailedBoot = v
 		}
 		if err != nil {
 			return Info{}, ErrBadFormat

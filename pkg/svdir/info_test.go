@@ -10,6 +10,7 @@ func TestRoundTrip(t *testing.T) {
 		{State: StateUp, Pid: 42, Since: 1700000000123456789, Ready: true, ReadySince: 1700000000223456789, Started: 1700000000123456789, ExitCode: -1, ExitSignal: 9, Restarts: 3, Backoff: 1700000004000000000, StatusText: "serving 3 clients"},
 		{State: StateFinish, ExitCode: 2, StatusText: "a=b"},
 		{State: StateDown, ExitCode: -1, Supervisor: 77, Exited: 1700000000123456789, StartError: "run is not executable (chmod +x run)", StartErrorAt: 1700000001000000000, StartFailures: 15, StartFailedSince: 1699999990000000000},
+		{State: StateDown, ExitCode: 1, Failed: true, FailedReason: "died 3 times in 10 seconds (exit 1)", FailedAt: 1700000002000000000, FailedBoot: "0b1c2d3e-aaaa-bbbb-cccc-000000000000"},
 	}
 	for _, c := range cases {
 		got, err := DecodeInfo(c.Encode())
