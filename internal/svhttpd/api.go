@@ -142,22 +142,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // Handler is the whole API and the page, for the unix socket, behind the
 // cross-origin protection.
 func (s *Server) Handler() http.Handler {
-	return crossOrigin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, false) }))
+	return s.crossOrigin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, false) }))
 }
 
 // TCPHandler is the whole API and the page for a TCP listener (-l): the
 // cross-origin protection, then a token from tk (see auth.go).
 func (s *Server) TCPHandler(tk *Tokens) http.Handler {
-	return crossOrigin(s.RequireToken(tk, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, false) })))
+	return s.crossOrigin(s.RequireToken(tk, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, false) })))
 }
 
 // crossOrigin refuses a state-changing request (any method but GET, HEAD
 // and OPTIONS) that a browser says comes from another origin
 // (Sec-Fetch-Site, else Origin against Host): net/http's
-// CrossOriginProtection, answering 403 with a JSON error.
-func crossOrigin(h http.Handler) http.Handler {
+// CrossOriginProtection, answering 403 with a JSON error, and logging it.
+func (s *Server) crossOrigin(h http.Handler) http.Handler {
 	c := http.NewCrossOriginProtection()
 	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.logf(prog + ": warning: cross-origin request refused: " + r.Method + " " + strconv.Quote(r.URL.Path) +
+			" Sec-Fetch-Site " + strconv.Quote(r.Header.Get("Sec-Fetch-Site")) + " Origin " + strconv.Quote(r.Header.Get("Origin")))
 		jsonError(w, http.StatusForbidden, "cross-origin request refused")
 	}))
 	return c.Handler(h)

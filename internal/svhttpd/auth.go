@@ -132,6 +132,14 @@ func parseHash(b []byte, out *[sha256.Size * 2]byte) bool {
 	return true
 }
 
+// errStr is diag.Str for an errno, else the error's own text.
+func errStr(err error) string {
+	if diag.Errno(err) != 0 {
+		return diag.Str(err)
+	}
+	return err.Error()
+}
+
 // hashOf is the lowercase hex SHA-256 of a token.
 func hashOf(token string) [sha256.Size * 2]byte {
 	sum := sha256.Sum256([]byte(token))
@@ -175,14 +183,16 @@ func Credentials(header string) (user, token string, ok bool) {
 // Authenticate finds the client of an Authorization header: with Basic,
 // the file named after the user; with Bearer, the file whose hash is the
 // token's (every file is compared). Hashes are compared in constant time.
-// A nil client and nil error: no such client, or a wrong token.
+// A nil client and nil error: no such client, or a wrong token; an error:
+// the directory, or the client's file, is not to be trusted or cannot be
+// read (a warning for the log: the caller is refused all the same).
 func (tk *Tokens) Authenticate(header string) (*client, error) {
 	name, token, ok := Credentials(header)
 	if !ok {
 		return nil, nil
 	}
 	if err := CheckDir(tk.Dir); err != nil {
-		return nil, errors.New("token directory " + tk.Dir + ": " + diag.Str(err))
+		return nil, errors.New("token directory " + tk.Dir + ": " + errStr(err))
 	}
 	dfd, err := unix.Open(tk.Dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -196,7 +206,7 @@ func (tk *Tokens) Authenticate(header string) (*client, error) {
 			if errors.Is(err, unix.ENOENT) {
 				return nil, nil
 			}
-			return nil, errors.New("unable to read " + tk.Dir + "/" + name + ": " + diag.Str(err))
+			return nil, errors.New("unable to read " + tk.Dir + "/" + name + ": " + errStr(err))
 		}
 		if subtle.ConstantTimeCompare(c.hash[:], h[:]) != 1 {
 			return nil, nil
@@ -272,14 +282,13 @@ func peerOfClient(c *client) (*Peer, error) {
 
 // RequireToken wraps h for a TCP listener: a request without a valid
 // token is answered 401 with WWW-Authenticate; one with a valid token
-// reaches h as the client's owner.
+// reaches h as the client's owner. What makes a token directory or file
+// untrusted is logged as a warning, and the caller refused 401 alike.
 func (s *Server) RequireToken(tk *Tokens, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := tk.Authenticate(r.Header.Get("Authorization"))
 		if err != nil {
 			s.logf(prog + ": warning: " + err.Error())
-			jsonError(w, http.StatusInternalServerError, "unable to check the token")
-			return
 		}
 		if c == nil {
 			securityHeaders(w.Header())

@@ -273,7 +273,7 @@ func checkListen(o options) string {
 		return "-l needs a token directory (-a)"
 	}
 	if err := CheckDir(o.tokens); err != nil {
-		return "token directory " + o.tokens + ": " + diag.Str(err)
+		return "token directory " + o.tokens + ": " + errStr(err)
 	}
 	host, _, err := net.SplitHostPort(o.listen)
 	if err != nil {
