@@ -1,6 +1,7 @@
 package svhttpd
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,6 +16,8 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -475,4 +478,56 @@ func TestLoopback(t *testing.T) {
 			t.Errorf("Loopback(%q) = %v", host, !want)
 		}
 	}
+}
+
+// FuzzAuth: any Authorization header, method and target through the TCP
+// handler: no panic; served only with alice's token (Basic as alice, or
+// Bearer), else 401 with WWW-Authenticate and a JSON error; every answer
+// but a success is JSON.
+func FuzzAuth(f *testing.F) {
+	dir := f.TempDir()
+	scan := filepath.Join(dir, "sv")
+	os.MkdirAll(filepath.Join(scan, "web", "log"), 0755)
+	tk := filepath.Join(dir, "tokens")
+	os.Mkdir(tk, 0700)
+	sum := sha256.Sum256([]byte("alice-secret"))
+	os.WriteFile(filepath.Join(tk, "alice"), []byte(hex.EncodeToString(sum[:])+"\n"), 0600)
+	os.WriteFile(filepath.Join(tk, "bad"), []byte("not a hash\n"), 0600)
+	s, err := NewServer(scan, "/nonexistent", io.Discard)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	h := s.TCPHandler(&Tokens{Dir: tk})
+	for _, seed := range [][3]string{{"GET", "/", basic("alice", "alice-secret")}, {"GET", "/v1/services", "Bearer alice-secret"},
+		{"POST", "/v1/svc?cmd=d&service=*", basic("alice", "alice-secret")}, {"GET", "/", basic("bad", "x")},
+		{"GET", "/metrics", "Bearer  alice-secret"}, {"GET", "/", "Basic YWxpY2U6"}, {"GET", "/", "basic !"},
+		{"GET", "/static/svhttpd.css", basic("../tokens/alice", "alice-secret")}} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	f.Fuzz(func(t *testing.T, method, target, auth string) {
+		if !validMethod(method) {
+			return
+		}
+		u, err := url.ParseRequestURI(target)
+		if err != nil || u.Path == "/v1/events" || strings.Contains(u.RawQuery, "follow") {
+			return
+		}
+		user, token, ok := Credentials(auth)
+		valid := ok && token == "alice-secret" && (user == "alice" || user == "")
+		r := &http.Request{Method: method, URL: u, Header: http.Header{"Authorization": {auth}}, Body: http.NoBody, Host: "x", RequestURI: target}
+		r = r.WithContext(withPeerValue(context.Background(), &Peer{}))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if !valid {
+			if w.Code != 401 || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Basic ") {
+				t.Fatalf("%s %q with %q: %d, want 401", method, target, auth, w.Code)
+			}
+		} else if w.Code == 401 {
+			t.Fatalf("%s %q with alice's token: 401", method, target)
+		}
+		if w.Code != 200 && w.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("%s %q: %d with %q", method, target, w.Code, w.Header().Get("Content-Type"))
+		}
+	})
 }
