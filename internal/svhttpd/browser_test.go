@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -133,7 +134,8 @@ var browserRun = "echo \"started $$\"\n" +
 // changes its row within a second without a reload, in a second tab too;
 // a request from a page of another origin is refused; a client whose token
 // file is nobody's sees every button of root's services disabled and is
-// refused a command; a click on a row follows that service's log.
+// refused a command, and reads it on a phone's screen without scrolling
+// sideways; a click on a row follows that service's log.
 func TestBrowser(t *testing.T) {
 	testenv.RequireRoot(t)
 	tr := newTree(t)
@@ -219,6 +221,16 @@ fetch(%q, {method: "POST", mode: "no-cors"}).then(() => document.title = "sent",
 	}
 	if d.get(t, "web")["wanted"] != "down" {
 		t.Fatal("the viewer's command was sent")
+	}
+
+	// On a phone's screen (360 CSS pixels, mobile viewport): nothing wider
+	// than the screen, the header row hidden, each service a block.
+	if _, err := chromedp.Call(view, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 360, Height: 740, DeviceScaleFactor: 3, Mobile: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, view, 5*time.Second, "the phone layout", `window.innerWidth === 360 && getComputedStyle(document.querySelector('#services thead')).display === 'none'`)
+	if w := eval[int](t, view, `document.documentElement.scrollWidth`); w > 360 {
+		t.Errorf("on a phone the page is %d pixels wide, wider than the screen's 360", w)
 	}
 
 	// A click on web's name follows its log.
