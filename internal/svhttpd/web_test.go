@@ -1,6 +1,7 @@
 package svhttpd
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -94,7 +95,7 @@ func TestTokens(t *testing.T) {
 	tk := tokenDir(t, tr.root)
 	addToken(t, tk, "alice", "alice-secret", 0)
 	addr := freePort(t)
-	startDaemon(t, tr.root, tr.scan, "-l", addr, "-a", tk)
+	d := startDaemon(t, tr.root, tr.scan, "-l", addr, "-a", tk)
 	c := &http.Client{Timeout: 10 * time.Second}
 	base := "http://" + addr
 	for _, tc := range []struct {
@@ -141,6 +142,9 @@ func TestTokens(t *testing.T) {
 	}
 	if code, _, _ := tcpDo(t, c, "GET", base+"/v1/services", "Bearer alice-secret"); code != 401 {
 		t.Errorf("group-writable file, bearer: %d", code)
+	}
+	if want := "svhttpd: warning: unable to read " + tk + "/alice: writable by others"; !strings.Contains(d.p.Stderr.String(), want) {
+		t.Errorf("log lacks %q: %s", want, d.p.Stderr)
 	}
 	os.Chmod(filepath.Join(tk, "alice"), 0600)
 	os.Symlink(filepath.Join(tk, "alice"), filepath.Join(tk, "carol"))
@@ -243,6 +247,23 @@ func TestTLS(t *testing.T) {
 	if code, _, _ := tcpDo(t, c, "GET", url+"/v1/services/web", "Bearer wrong"); code != 401 {
 		t.Errorf("wrong token over TLS: %d", code)
 	}
+	// Events over HTTP/2, as a browser gets them.
+	h2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	req, _ := http.NewRequest("GET", url+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer scrape-token")
+	resp, err := h2.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Proto != "HTTP/2.0" || resp.StatusCode != 200 {
+		t.Errorf("events over TLS: %s %d", resp.Proto, resp.StatusCode)
+	}
+	ev := &sse{resp: resp, r: bufio.NewReader(resp.Body), evs: make(chan sseEvent, 100)}
+	go ev.read()
+	if first := ev.next(t, 5*time.Second); first.kind != "snapshot" {
+		t.Errorf("first event over HTTP/2: %s", first.kind)
+	}
+	resp.Body.Close()
 	old := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11}}}
 	if resp, err := old.Get(url + "/healthz"); err == nil {
 		resp.Body.Close()
