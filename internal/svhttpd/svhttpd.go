@@ -225,7 +225,16 @@ func Main(argv []string, _ io.Reader, stdout, stderr io.Writer) int {
 		listeners = append(listeners, ml)
 	}
 	if o.listen != "" {
-		tl, err := listenAPI(o)
+		var cfg *tls.Config
+		if o.cert != "" {
+			if cfg, err = tlsConfig(o.cert, o.key); err != nil {
+				for _, l := range listeners {
+					l.Close()
+				}
+				return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to load ", o.cert, " and ", o.key, ": ", errStr(err))
+			}
+		}
+		tl, err := listenAPI(o.listen, cfg)
 		if err != nil {
 			for _, l := range listeners {
 				l.Close()
@@ -277,7 +286,7 @@ func checkListen(o options) string {
 	}
 	host, _, err := net.SplitHostPort(o.listen)
 	if err != nil {
-		return "bad -l address " + o.listen + ": " + diag.Str(err)
+		return "bad -l address " + o.listen + ": " + errStr(err)
 	}
 	if o.cert == "" && !Loopback(host) {
 		return "plain HTTP only on a loopback address: " + o.listen + " needs -C and -K"
@@ -305,18 +314,10 @@ func tlsConfig(cert, key string) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}, nil
 }
 
-// listenAPI listens on -l, with TLS when -C and -K are given.
-func listenAPI(o options) (net.Listener, error) {
-	addr := o.listen
+// listenAPI listens on addr (-l), with TLS when cfg is not nil.
+func listenAPI(addr string, cfg *tls.Config) (net.Listener, error) {
 	if host, port, _ := net.SplitHostPort(addr); host == "localhost" {
 		addr = net.JoinHostPort("127.0.0.1", port)
-	}
-	var cfg *tls.Config
-	if o.cert != "" {
-		var err error
-		if cfg, err = tlsConfig(o.cert, o.key); err != nil {
-			return nil, err
-		}
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil || cfg == nil {
