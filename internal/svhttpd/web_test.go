@@ -161,7 +161,8 @@ func TestTokens(t *testing.T) {
 
 // TestListenRefused: svhttpd refuses to start a TCP listener without a
 // token directory, with one others may write, or with plain HTTP on an
-// address that is not loopback; it exits 100 with svhttpd: fatal.
+// address that is not loopback; it exits 100 with svhttpd: fatal (111
+// for a certificate it cannot load).
 func TestListenRefused(t *testing.T) {
 	testenv.RequireRoot(t)
 	dir := t.TempDir()
@@ -189,6 +190,12 @@ func TestListenRefused(t *testing.T) {
 		if code != 100 || !strings.HasPrefix(errOut, tc.want) {
 			t.Errorf("svhttpd %v: exit %d, %q; want 100, %q", tc.args, code, errOut, tc.want)
 		}
+	}
+	// A certificate that cannot be loaded: 111, as a socket that cannot be
+	// listened on.
+	_, errOut, code := testenv.Run(t, dir, "", testenv.Prog(t, "svhttpd"), "-s", sock, "-l", "127.0.0.1:0", "-a", tk, "-C", dir+"/nosuch", "-K", dir+"/nosuch", scan)
+	if want := "svhttpd: fatal: unable to load " + dir + "/nosuch and " + dir + "/nosuch: file does not exist\n"; code != 111 || errOut != want {
+		t.Errorf("missing certificate: exit %d, %q; want 111, %q", code, errOut, want)
 	}
 }
 
