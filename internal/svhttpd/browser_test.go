@@ -134,7 +134,8 @@ var browserRun = "echo \"started $$\"\n" +
 // changes its row within a second without a reload, in a second tab too;
 // a request from a page of another origin is refused; a client whose token
 // file is nobody's sees every button of root's services disabled and is
-// refused a command, and reads it on a phone's screen without scrolling
+// refused a command, also logged in by the browser itself (user and token
+// in the URL), and reads it on a phone's screen without scrolling
 // sideways; a click on a row follows that service's log.
 func TestBrowser(t *testing.T) {
 	testenv.RequireRoot(t)
@@ -221,6 +222,14 @@ fetch(%q, {method: "POST", mode: "no-cors"}).then(() => document.title = "sent",
 	}
 	if d.get(t, "web")["wanted"] != "down" {
 		t.Fatal("the viewer's command was sent")
+	}
+
+	// The browser's own Basic login (credentials in the URL, no header
+	// added): the page, its script and its event stream are served.
+	own := tab(t, ctx, "", "http://viewer:viewer-token@"+addr+"/")
+	waitJS(t, own, 10*time.Second, "the page live with the browser's own login", `document.getElementById('live').className === 'on'`)
+	if n := eval[int](t, own, `document.querySelectorAll('#services tbody tr').length`); n != 2 {
+		t.Errorf("with the browser's own login: %d services", n)
 	}
 
 	// On a phone's screen (360 CSS pixels, mobile viewport): nothing wider

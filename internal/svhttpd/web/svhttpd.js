@@ -153,7 +153,12 @@ document.getElementById("all").addEventListener("click", ev => {
 // reconnects by itself, with Last-Event-ID.
 const events = new EventSource("/v1/events");
 events.onopen = () => { live.textContent = "live"; live.className = "on"; };
-events.onerror = () => { live.textContent = "reconnecting"; live.className = "off"; };
+events.onerror = () => {
+  // EventSource retries by itself, unless the answer was not a stream
+  // (401 once the token was removed, say): then only a reload helps.
+  live.textContent = events.readyState === EventSource.CLOSED ? "stopped: reload the page" : "reconnecting";
+  live.className = "off";
+};
 events.addEventListener("snapshot", ev => {
   const list = JSON.parse(ev.data);
   const names = new Set(list.map(o => o.name));
