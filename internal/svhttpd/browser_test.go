@@ -36,7 +36,8 @@ func browser(t *testing.T) context.Context {
 	actx, acancel := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(profile),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1000, 700))
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1000, 700),
+		chromedp.IgnoreCertErrors) // the TLS test's certificate is self-signed
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() {
 		cancel()
@@ -135,7 +136,8 @@ var browserRun = "echo \"started $$\"\n" +
 // a request from a page of another origin is refused; a client whose token
 // file is nobody's sees every button of root's services disabled and is
 // refused a command, also logged in by the browser itself (user and token
-// in the URL), and reads it on a phone's screen without scrolling
+// in the URL), over TLS and HTTP/2 too, and reads it on a phone's screen
+// without scrolling
 // sideways; a click on a row follows that service's log.
 func TestBrowser(t *testing.T) {
 	testenv.RequireRoot(t)
@@ -230,6 +232,24 @@ fetch(%q, {method: "POST", mode: "no-cors"}).then(() => document.title = "sent",
 	waitJS(t, own, 10*time.Second, "the page live with the browser's own login", `document.getElementById('live').className === 'on'`)
 	if n := eval[int](t, own, `document.querySelectorAll('#services tbody tr').length`); n != 2 {
 		t.Errorf("with the browser's own login: %d services", n)
+	}
+
+	// Over TLS (a second svhttpd, on every address): the page over HTTP/2,
+	// live, a command from it.
+	cert, key, _ := selfSigned(t, tr.root)
+	port := freePort(t)[len("127.0.0.1:"):]
+	tlsd := startDaemon(t, t.TempDir(), tr.scan, "-l", "0.0.0.0:"+port, "-a", tk, "-C", cert, "-K", key)
+	sec := tab(t, ctx, admin, "https://127.0.0.1:"+port+"/")
+	waitJS(t, sec, 10*time.Second, "the page live over TLS", `document.getElementById('live').className === 'on'`)
+	if proto := eval[string](t, sec, `performance.getEntriesByType('navigation')[0].nextHopProtocol`); proto != "h2" {
+		t.Errorf("page over TLS by %q, want h2", proto)
+	}
+	if code := eval[int](t, sec, `fetch('/v1/services/db/svc?cmd=o', {method: 'POST'}).then(r => r.status)`); code != 200 {
+		t.Errorf("POST over TLS: %d", code)
+	}
+	waitJS(t, sec, time.Second, "db once over TLS", stateOf("db")+` !== 'down'`)
+	if !strings.Contains(tlsd.p.Stderr.String(), `client "admin" uid 0 gid 0: svc -o "db": 200`) {
+		t.Errorf("TLS svhttpd's audit log: %s", tlsd.p.Stderr)
 	}
 
 	// On a phone's screen (360 CSS pixels, mobile viewport): nothing wider
