@@ -5,6 +5,10 @@
 #            curl's time_total), beside `svstat -j` of the same directories
 #            (the shell's way to the same answer, process start included)
 #   metrics  GET /metrics, the same
+#   page     GET / (the page, rendered on the server) on the unix socket, and
+#            GET / and GET /v1/services on the TCP listener (-l) over TLS
+#            with a Bearer token (a self-signed certificate; curl makes a
+#            new connection, so a TLS handshake, per request)
 #   cpu      svhttpd's CPU time (utime+stime) per request
 #   pss      svhttpd's PSS (KiB): idle, after the requests, during the events
 #   events   CLIENTS event streams (default 50) while RATE state changes a
@@ -67,7 +71,14 @@ for k in $(seq 1 600); do
 done
 echo "services up: $n of $N"
 
-svhttpd -s "$sock" -c $((CLIENTS + 10)) "$sv" 2>"$work/svhttpd.log" &
+mkdir -m 700 "$work/tokens"
+token=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf '%s' "$token" | sha256sum | cut -d' ' -f1 > "$work/tokens/bench"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1
+port=$(( 20000 + $$ % 20000 ))
+svhttpd -s "$sock" -c $((CLIENTS + 10)) -l 127.0.0.1:$port -a "$work/tokens" -C "$work/cert.pem" -K "$work/key.pem" \
+  "$sv" 2>"$work/svhttpd.log" &
 svhttpd_pid=$!
 for k in $(seq 1 100); do curl -sf --unix-socket "$sock" http://x/healthz >/dev/null 2>&1 && break; sleep 0.1; done
 sleep 1
@@ -87,12 +98,24 @@ cli=$(for k in $(seq 1 "$REQS"); do
   s=$(date +%s%N); svstat -j "$sv"/* >/dev/null; e=$(date +%s%N)
   echo "$(( (e - s) / 1000 ))" | awk '{print $1/1e6}'
 done | stats)
+tls_timed() { # PATH over TLS with the token
+  for k in $(seq 1 "$REQS"); do
+    curl -s -o /dev/null -w '%{time_total}\n' --cacert "$work/cert.pem" --oauth2-bearer "$token" "https://127.0.0.1:$port$1"
+  done
+}
+page=$(timed / | stats)
+tls_page=$(tls_timed / | stats)
+tls_list=$(tls_timed /v1/services | stats)
+bytes_page=$(curl -s --unix-socket "$sock" http://x/ | wc -c)
 bytes_list=$(curl -s --unix-socket "$sock" http://x/v1/services | wc -c)
 bytes_metrics=$(curl -s --unix-socket "$sock" http://x/metrics | wc -c)
 per_req() { echo "$1 $2 $hz $REQS" | awk '{printf "%.1f", ($2 - $1) * 1000 / $3 / $4}'; }
 echo "GET /v1/services ($bytes_list bytes): median p90 ms: $list; CPU $(per_req "$t0" "$t1") ms/request"
 echo "GET /metrics ($bytes_metrics bytes): median p90 ms: $metrics; CPU $(per_req "$t1" "$t2") ms/request"
 echo "svstat -j of the $N dirs: median p90 ms: $cli"
+echo "GET / ($bytes_page bytes), unix socket: median p90 ms: $page"
+echo "GET / over TLS with a token: median p90 ms: $tls_page"
+echo "GET /v1/services over TLS with a token: median p90 ms: $tls_list"
 echo "svhttpd after the requests: PSS $(pss_of $svhttpd_pid) KiB"
 
 c=0

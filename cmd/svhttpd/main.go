@@ -1,6 +1,7 @@
 // Command svhttpd serves a scan directory's services over HTTP: status,
-// commands checked against the caller's own permissions, events and
-// Prometheus metrics (svkit; not in daemontools 0.76).
+// commands checked against the caller's own permissions, events,
+// Prometheus metrics and a live web page, on a unix socket and, for
+// clients with a token, over TCP with TLS (svkit; not in daemontools 0.76).
 package main
 
 import (

@@ -31,6 +31,8 @@ const (
 	rEvents
 	rLines
 	rAllLines
+	rPage
+	rStatic
 )
 
 // Route is where a request goes: Kind is one of the routes above; Name is
@@ -69,6 +71,10 @@ func Match(method, escapedPath string) (r Route, status int, allow string) {
 		return Route{k, name}, 0, ""
 	}
 	switch {
+	case len(segs) == 1 && segs[0] == "":
+		return get(rPage, "")
+	case len(segs) == 2 && segs[0] == "static" && staticFile(segs[1]) != nil:
+		return get(rStatic, segs[1])
 	case len(segs) == 1 && segs[0] == "healthz":
 		return get(rHealth, "")
 	case len(segs) == 1 && segs[0] == "metrics":
@@ -133,9 +139,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b.Bytes())
 }
 
-// Handler is the whole API, for the unix socket.
+// Handler is the whole API and the page, for the unix socket, behind the
+// cross-origin protection.
 func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, false) })
+	return s.crossOrigin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, false) }))
+}
+
+// TCPHandler is the whole API and the page for a TCP listener (-l): the
+// cross-origin protection, then a token from tk (see auth.go).
+func (s *Server) TCPHandler(tk *Tokens) http.Handler {
+	return s.crossOrigin(s.RequireToken(tk, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, false) })))
+}
+
+// crossOrigin refuses a state-changing request (any method but GET, HEAD
+// and OPTIONS) that a browser says comes from another origin
+// (Sec-Fetch-Site, else Origin against Host): net/http's
+// CrossOriginProtection, answering 403 with a JSON error, and logging it.
+func (s *Server) crossOrigin(h http.Handler) http.Handler {
+	c := http.NewCrossOriginProtection()
+	c.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.logf(prog + ": warning: cross-origin request refused: " + r.Method + " " + strconv.Quote(r.URL.Path) +
+			" Sec-Fetch-Site " + strconv.Quote(r.Header.Get("Sec-Fetch-Site")) + " Origin " + strconv.Quote(r.Header.Get("Origin")))
+		jsonError(w, http.StatusForbidden, "cross-origin request refused")
+	}))
+	return c.Handler(h)
 }
 
 // MetricsHandler serves GET /metrics and nothing else, for the TCP
@@ -170,20 +197,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metricsOnly bool)
 		jsonError(w, http.StatusBadRequest, "bad query")
 		return
 	}
+	securityHeaders(w.Header())
 	rc := http.NewResponseController(w)
 	if rt.Kind != rEvents && rt.Kind != rLines && rt.Kind != rAllLines {
 		rc.SetWriteDeadline(time.Now().Add(handlerTimeout))
 	}
 	switch rt.Kind {
+	case rPage:
+		s.page(w, r)
+	case rStatic:
+		serveStatic(w, r, rt.Name)
 	case rHealth:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	case rMetrics:
 		s.metrics(w)
 	case rList:
-		s.list(w)
+		s.list(w, r)
 	case rOne:
-		s.one(w, rt.Name)
+		s.one(w, r, rt.Name)
 	case rSvc, rLogSvc:
 		s.command(w, r, q, rt)
 	case rBatch:
@@ -195,26 +227,44 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, metricsOnly bool)
 	}
 }
 
-func (s *Server) list(w http.ResponseWriter) {
-	entries, err := s.Tree.ReadAll()
+// list is GET /v1/services: every service, with may_control for the
+// caller.
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	entries, may, err := s.readForCaller(peerFrom(r.Context()))
 	if err != nil {
 		jsonError(w, http.StatusInternalServerError, "unable to read "+s.Tree.Dir+": "+err.Error())
 		return
 	}
 	out := make([]any, len(entries))
 	for i, e := range entries {
-		out[i] = e.Value()
+		out[i] = e.ValueFor(may[i])
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) one(w http.ResponseWriter, name string) {
+// readForCaller reads every service, and whether the caller p may command
+// each.
+func (s *Server) readForCaller(p *Peer) ([]*Entry, []bool, error) {
+	entries, err := s.Tree.ReadAll()
+	if err != nil {
+		return nil, nil, err
+	}
+	dirs := make([]string, len(entries))
+	for i, e := range entries {
+		dirs[i] = s.Tree.Dir + "/" + e.Name()
+	}
+	return entries, s.mayControl(p, dirs), nil
+}
+
+// one is GET /v1/services/NAME, with may_control for the caller.
+func (s *Server) one(w http.ResponseWriter, r *http.Request, name string) {
 	dir := s.Tree.Lookup(name)
 	if dir == "" {
 		jsonError(w, http.StatusNotFound, "no such service")
 		return
 	}
-	writeJSON(w, http.StatusOK, Read(name, dir).Value())
+	may := s.mayControl(peerFrom(r.Context()), []string{dir})
+	writeJSON(w, http.StatusOK, Read(name, dir).ValueFor(may[0]))
 }
 
 func (s *Server) metrics(w http.ResponseWriter) {
@@ -331,7 +381,11 @@ func (s *Server) waitTaken(r *http.Request, w *waiter, timeout time.Duration) bo
 // audit logs a command on stderr: who asked, what, and the answer.
 func (s *Server) audit(p *Peer, name, letters string, res Result) {
 	who := "unknown caller"
-	if p.Known {
+	switch {
+	case p.Known && p.Client != "":
+		who = "client " + strconv.Quote(p.Client) + " uid " + strconv.FormatUint(uint64(p.Uid), 10) +
+			" gid " + strconv.FormatUint(uint64(p.Gid), 10)
+	case p.Known:
 		who = "uid " + strconv.FormatUint(uint64(p.Uid), 10) + " gid " + strconv.FormatUint(uint64(p.Gid), 10) +
 			" pid " + strconv.FormatInt(int64(p.Pid), 10)
 	}

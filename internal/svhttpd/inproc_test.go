@@ -325,7 +325,8 @@ func FuzzServe(f *testing.F) {
 	for _, seed := range [][2]string{{"GET", "/v1/services"}, {"POST", "/v1/services/web/svc?cmd=dx"},
 		{"POST", "/v1/svc?cmd=t&service=*&timeout=5"}, {"POST", "/v1/services/web/log/svc?cmd=u&wait=0"},
 		{"GET", "/v1/services/..%2Fetc"}, {"GET", "/metrics?x=%zz"}, {"DELETE", "/healthz"},
-		{"GET", "/v1/services/web/lines?n=3"}, {"GET", "/v1/lines?n=2&follow=1"}} {
+		{"GET", "/v1/services/web/lines?n=3"}, {"GET", "/v1/lines?n=2&follow=1"}, {"GET", "/"}, {"HEAD", "/"},
+		{"GET", "/static/svhttpd.js"}, {"GET", "/static/..%2Fpage.html"}, {"POST", "/"}} {
 		f.Add(seed[0], seed[1])
 	}
 	f.Fuzz(func(t *testing.T, method, target string) {

@@ -47,7 +47,7 @@ func TestList(t *testing.T) {
 	if strings.Join(names, " ") != "db linked web" {
 		t.Fatalf("services %v, want db linked web", names)
 	}
-	// The same keys as svstat -j, plus three.
+	// The same keys as svstat -j, plus four.
 	out, _, _ := testenv.Run(t, tr.scan, "", testenv.Prog(t, "svstat"), "-j", "web")
 	var sv map[string]any
 	json.Unmarshal([]byte(out), &sv)
@@ -57,7 +57,7 @@ func TestList(t *testing.T) {
 			t.Errorf("key %q of svstat -j missing", k)
 		}
 	}
-	if len(web) != len(sv)+3 || web["supervised"] != true || web["state"] != "up" {
+	if len(web) != len(sv)+4 || web["supervised"] != true || web["may_control"] != true || web["state"] != "up" {
 		t.Errorf("web: %v", web)
 	}
 	log, ok := web["log"].(map[string]any)

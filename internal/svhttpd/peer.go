@@ -3,7 +3,8 @@ package svhttpd
 // The caller on the other end of a unix socket, as the kernel saw it when
 // it connected: uid, gid and pid from SO_PEERCRED, the supplementary groups
 // from SO_PEERGROUPS. Nothing comes from /etc/group, which would grant a
-// group the caller dropped.
+// group the caller dropped. (A caller over TCP is the owner of its token's
+// file instead: see auth.go.)
 
 import (
 	"context"
@@ -20,7 +21,8 @@ type Peer struct {
 	Uid, Gid uint32
 	Pid      int32
 	Groups   []uint32
-	Known    bool // false for a TCP (metrics) connection: nobody in particular
+	Known    bool   // false for a TCP (metrics) connection: nobody in particular
+	Client   string // the token's client over TCP (see auth.go); Pid is then 0
 }
 
 type peerKey struct{}
@@ -37,6 +39,11 @@ func withPeer(ctx context.Context, c net.Conn) context.Context {
 	if err != nil {
 		return context.WithValue(ctx, peerKey{}, &Peer{})
 	}
+	return context.WithValue(ctx, peerKey{}, p)
+}
+
+// withPeerValue records p as the caller in ctx.
+func withPeerValue(ctx context.Context, p *Peer) context.Context {
 	return context.WithValue(ctx, peerKey{}, p)
 }
 

@@ -101,6 +101,9 @@ func helperMain(argv []string, stdout, stderr io.Writer) int {
 	if len(argv) == 3 && argv[1] == "-r" {
 		return readCheck(argv[2], stdout, stderr)
 	}
+	if len(argv) >= 2 && argv[1] == "-w" {
+		return writeCheck(argv[2:], stdout)
+	}
 	if len(argv) != 3 {
 		return diag.Usage(stderr, HelperName, "svhttpd-send dir letters")
 	}
@@ -113,6 +116,53 @@ func helperMain(argv []string, stdout, stderr io.Writer) int {
 		io.WriteString(stderr, text)
 	}
 	return code
+}
+
+// writeCheck is the helper's -w mode: may the credentials it runs with
+// open each dir's supervise/control for writing (access(2), with the
+// helper's real ids, which are its effective ones)? It prints one byte per
+// dir, 1 or 0, then a newline. Nothing is opened or written.
+func writeCheck(dirs []string, stdout io.Writer) int {
+	out := make([]byte, 0, len(dirs)+1)
+	for _, d := range dirs {
+		if unix.Access(d+"/"+svdir.ControlPath, unix.W_OK) == nil {
+			out = append(out, '1')
+		} else {
+			out = append(out, '0')
+		}
+	}
+	out = append(out, '\n')
+	if _, err := stdout.Write(out); err != nil {
+		return helperFailed
+	}
+	return helperSent
+}
+
+// mayControl tells, for each dir, whether the caller p could send it a
+// command: the check of sendAs without the sending. Root may; an unknown
+// caller may not; anyone else is asked of the helper, run once with p's
+// credentials for all of dirs. If the helper fails, p may not.
+func (s *Server) mayControl(p *Peer, dirs []string) []bool {
+	out := make([]bool, len(dirs))
+	if !p.Known || len(dirs) == 0 {
+		return out
+	}
+	if p.Uid == 0 {
+		for i := range out {
+			out[i] = true
+		}
+		return out
+	}
+	var b bytes.Buffer
+	code, text := s.runHelperOut(p, &b, len(dirs)+1, append([]string{"-w"}, dirs...)...)
+	if code != helperSent || b.Len() != len(dirs)+1 {
+		s.logf(prog + ": warning: unable to check control permissions: " + text)
+		return out
+	}
+	for i := range out {
+		out[i] = b.Bytes()[i] == '1'
+	}
+	return out
 }
 
 // httpStatus is the answer for a helper code.
@@ -150,6 +200,11 @@ func (s *Server) sendAs(p *Peer, dir, letters string) (int, string) {
 // code and what it wrote on stderr; its stdout goes to stdout (if not nil,
 // at most 512 bytes).
 func (s *Server) runHelper(p *Peer, stdout io.Writer, args ...string) (int, string) {
+	return s.runHelperOut(p, stdout, 512, args...)
+}
+
+// runHelperOut is runHelper keeping at most max bytes of stdout.
+func (s *Server) runHelperOut(p *Peer, stdout io.Writer, max int, args ...string) (int, string) {
 	cmd := exec.Command(s.helper, args...)
 	cmd.Args[0] = HelperName
 	cmd.Env = []string{}
@@ -157,7 +212,7 @@ func (s *Server) runHelper(p *Peer, stdout io.Writer, args ...string) (int, stri
 	var out bytes.Buffer
 	cmd.Stderr = &limitedWriter{w: &out, n: 512}
 	if stdout != nil {
-		cmd.Stdout = &limitedWriter{w: stdout, n: 512}
+		cmd.Stdout = &limitedWriter{w: stdout, n: max}
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: p.Uid, Gid: p.Gid, Groups: p.Groups},

@@ -117,6 +117,27 @@ func (e *Entry) Name() string {
 	return e.Err.Name
 }
 
+// controlledService and controlledFailed are the objects with
+// may_control: whether the caller may send the service commands.
+type controlledService struct {
+	*Service
+	MayControl bool `json:"may_control"`
+}
+
+type controlledFailed struct {
+	*Failed
+	MayControl bool `json:"may_control"`
+}
+
+// ValueFor is the entry as a JSON value for a caller who may (or may not)
+// command the service: Value with may_control.
+func (e *Entry) ValueFor(may bool) any {
+	if e.OK != nil {
+		return controlledService{e.OK, may}
+	}
+	return controlledFailed{e.Err, may}
+}
+
 // read reads one service directory: name is what the object calls it.
 func read(name, dir string) *Entry {
 	switch v := svstat.JSON(dir).(type) {

@@ -3,7 +3,8 @@
 // Events, log lines) and Prometheus metrics, for the services of one scan
 // directory.
 //
-//	svhttpd [-s socket] [-M mode] [-g group] [-m host:port] [-c clients] scandir
+//	svhttpd [-s socket] [-M mode] [-g group] [-m host:port] [-c clients]
+//	        [-l host:port -a tokendir [-C cert -K key]] scandir
 //
 // It keeps no state of its own: every answer is read from the services'
 // supervise/ directories through pkg/svdir and svstat, and every command is
@@ -11,15 +12,19 @@
 // to the socket may read status; a command is sent only if the caller could
 // send it with svc (see send.go), and log lines are given only to a caller
 // who could read the log (see lines.go). -m serves GET /metrics, and
-// nothing else, over TCP.
+// nothing else, over TCP. -l serves the API and the page (page.go) over
+// TCP to callers with a token (auth.go), over TLS unless the address is a
+// loopback one.
 package svhttpd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"os/user"
@@ -39,7 +44,7 @@ import (
 const prog = "svhttpd"
 
 // Synopsis is the usage line.
-const Synopsis = "svhttpd [-s socket] [-M mode] [-g group] [-m host:port] [-c clients] scandir"
+const Synopsis = "svhttpd [-s socket] [-M mode] [-g group] [-m host:port] [-c clients] [-l host:port -a tokendir [-C cert -K key]] scandir"
 
 // Defaults.
 const (
@@ -114,12 +119,16 @@ type options struct {
 	gid     int // -1: leave the socket's group as created
 	metrics string
 	clients int
+	listen  string // -l: the TCP API's address
+	tokens  string // -a: the token directory
+	cert    string // -C, -K: TLS certificate and key
+	key     string
 	dir     string
 }
 
 func parse(argv []string, stderr io.Writer) (options, bool) {
 	o := options{socket: DefaultSocket, mode: DefaultMode, gid: -1, clients: DefaultClients}
-	p := sgetopt.New(argv, "s:M:g:m:c:", stderr)
+	p := sgetopt.New(argv, "s:M:g:m:c:l:a:C:K:", stderr)
 	for {
 		c := p.Next()
 		if c == sgetopt.EOF {
@@ -149,12 +158,20 @@ func parse(argv []string, stderr io.Writer) (options, bool) {
 				return o, false
 			}
 			o.clients = n
+		case 'l':
+			o.listen = p.Arg
+		case 'a':
+			o.tokens = p.Arg
+		case 'C':
+			o.cert = p.Arg
+		case 'K':
+			o.key = p.Arg
 		default:
 			return o, false
 		}
 	}
 	rest := p.Rest()
-	if len(rest) != 1 || o.socket == "" {
+	if len(rest) != 1 || o.socket == "" || (o.cert == "") != (o.key == "") {
 		return o, false
 	}
 	o.dir = rest[0]
@@ -183,6 +200,9 @@ func Main(argv []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return diag.Usage(stderr, prog, Synopsis)
 	}
+	if msg := checkListen(o); msg != "" {
+		return diag.Fatal(stderr, prog, diag.ExitUsage, msg)
+	}
 	s, err := NewServer(o.dir, "/proc/self/exe", stderr)
 	if err != nil {
 		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to watch ", o.dir, ": ", diag.Str(err))
@@ -203,6 +223,26 @@ func Main(argv []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		servers = append(servers, HTTPServer(s.MetricsHandler()))
 		listeners = append(listeners, ml)
+	}
+	if o.listen != "" {
+		var cfg *tls.Config
+		if o.cert != "" {
+			if cfg, err = tlsConfig(o.cert, o.key); err != nil {
+				for _, l := range listeners {
+					l.Close()
+				}
+				return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to load ", o.cert, " and ", o.key, ": ", errStr(err))
+			}
+		}
+		tl, err := listenAPI(o.listen, cfg)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to listen on ", o.listen, ": ", diag.Str(err))
+		}
+		servers = append(servers, HTTPServer(s.TCPHandler(&Tokens{Dir: o.tokens})))
+		listeners = append(listeners, tl)
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
@@ -226,6 +266,64 @@ func Main(argv []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	s.Close()
 	return code
+}
+
+// checkListen checks -l, -a, -C and -K before anything is listened on: a
+// TCP listener needs a token directory that CheckDir accepts, and TLS
+// unless its host is a loopback address. It returns what is wrong, or "".
+func checkListen(o options) string {
+	if o.listen == "" {
+		if o.tokens != "" || o.cert != "" {
+			return "-a, -C and -K go with -l"
+		}
+		return ""
+	}
+	if o.tokens == "" {
+		return "-l needs a token directory (-a)"
+	}
+	if err := CheckDir(o.tokens); err != nil {
+		return "token directory " + o.tokens + ": " + errStr(err)
+	}
+	host, _, err := net.SplitHostPort(o.listen)
+	if err != nil {
+		return "bad -l address " + o.listen + ": " + errStr(err)
+	}
+	if o.cert == "" && !Loopback(host) {
+		return "plain HTTP only on a loopback address: " + o.listen + " needs -C and -K"
+	}
+	return ""
+}
+
+// Loopback reports whether host is a literal loopback address (127.0.0.0/8,
+// ::1) or "localhost" (which svhttpd listens on as 127.0.0.1, never
+// resolving it). An empty host is every address: not loopback.
+func Loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// tlsConfig is crypto/tls's defaults with TLS 1.2 at least.
+func tlsConfig(cert, key string) (*tls.Config, error) {
+	c, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}, nil
+}
+
+// listenAPI listens on addr (-l), with TLS when cfg is not nil.
+func listenAPI(addr string, cfg *tls.Config) (net.Listener, error) {
+	if host, port, _ := net.SplitHostPort(addr); host == "localhost" {
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil || cfg == nil {
+		return l, err
+	}
+	return tls.NewListener(l, cfg), nil
 }
 
 // ListenUnix listens on a unix socket at path with the given mode and
