@@ -397,7 +397,7 @@ const StaleAfter = time.Second
 // saw them.
 type mismatch struct {
 	rec  svdir.Status
-	info svdir.Info
+	info string // the info's encoding
 	seen time.Time
 }
 
@@ -422,8 +422,9 @@ func (c *checker) state(dir string, now time.Time) (st svdir.State, wake time.Ti
 		return st, wake, err
 	}
 	m, ok := c.stale[dir]
-	if !ok || m.rec != st.Status || m.info != *st.Info {
-		m = mismatch{rec: st.Status, info: *st.Info, seen: now}
+	info := string(st.Info.Encode())
+	if !ok || m.rec != st.Status || m.info != info {
+		m = mismatch{rec: st.Status, info: info, seen: now}
 		c.stale[dir] = m
 	}
 	if now.Sub(m.seen) >= StaleAfter {

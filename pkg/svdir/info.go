@@ -29,6 +29,11 @@ package svdir
 //	starterrorat=NS         when that start failed, 0 if none did
 //	startfailures=N         starts that failed in a row, 0 after a success
 //	startfailedsince=NS     when the first of them failed, 0 if none
+//	protocol=0|1            ready=1 came from a readiness protocol (notification-fd,
+//	                        notify-socket, check), not from being up
+//	onceok=0|1              down after a run started with svc -o that exited 0
+//	waitingfor=A/B          the links in needs/ and binds/ that are not ready while
+//	                        supervise holds ./run back for them, "/"-separated
 //
 // Unknown keys are ignored by readers, so later versions may add keys.
 
@@ -68,6 +73,10 @@ type Info struct {
 	StartErrorAt     int64
 	StartFailures    int
 	StartFailedSince int64
+
+	Protocol   bool
+	OnceOK     bool
+	WaitingFor []string
 }
 
 // Encode returns the file content.
@@ -83,11 +92,7 @@ func (in *Info) Encode() []byte {
 	kv("state", in.State)
 	num("pid", int64(in.Pid))
 	num("since", in.Since)
-	ready := "0"
-	if in.Ready {
-		ready = "1"
-	}
-	kv("ready", ready)
+	kv("ready", flag(in.Ready))
 	num("readysince", in.ReadySince)
 	num("started", in.Started)
 	num("exitcode", int64(in.ExitCode))
@@ -101,7 +106,18 @@ func (in *Info) Encode() []byte {
 	num("starterrorat", in.StartErrorAt)
 	num("startfailures", int64(in.StartFailures))
 	num("startfailedsince", in.StartFailedSince)
+	kv("protocol", flag(in.Protocol))
+	kv("onceok", flag(in.OnceOK))
+	kv("waitingfor", oneLine(JoinNames(in.WaitingFor)))
 	return b
+}
+
+// flag is the encoding of a boolean.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // oneLine folds the line ends and NULs of a text value into spaces.
@@ -162,6 +178,12 @@ func DecodeInfo(b []byte) (Info, error) {
 			in.StartFailures, err = strconv.Atoi(v)
 		case "startfailedsince":
 			in.StartFailedSince, err = strconv.ParseInt(v, 10, 64)
+		case "protocol":
+			in.Protocol = v == "1"
+		case "onceok":
+			in.OnceOK = v == "1"
+		case "waitingfor":
+			in.WaitingFor = SplitNames(v)
 		}
 		if err != nil {
 			return Info{}, ErrBadFormat
