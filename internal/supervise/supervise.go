@@ -103,6 +103,7 @@ type supervisor struct {
 	history      // exit history, back-off and the finish script
 	failedStarts // failed starts of ./run
 	readiness    // whether and how the service says it is ready
+	needing      // what must be ready before run starts (needs.go)
 }
 
 // setup performs 0.76's start-up sequence. It returns 0 or an exit code.
@@ -156,6 +157,7 @@ func (s *supervisor) setup() int {
 	s.adopt()
 	s.announce()
 	s.setupReadiness()
+	s.setupNeeds()
 
 	// Every thread supervise will need is made before supervise/ok
 	// opens and before the service can fill a task limit: see package
@@ -340,6 +342,11 @@ func (s *supervisor) loop() {
 		case <-s.follow.C:
 			s.follow.fired()
 			s.tryFollow()
+		case <-s.needsC:
+			s.needsChanged()
+		case <-s.needTimer.C:
+			s.needTimer.fired()
+			s.needsChanged()
 		case cmds := <-commands:
 			s.commands(cmds)
 			commands <- nil // hand the buffer back
@@ -480,6 +487,7 @@ func (s *supervisor) mainDied(ws *unix.WaitStatus) {
 	s.gotTerm = false
 	s.stopReadiness()
 	s.recordExit(ws)
+	s.onceOK = s.want == svdir.WantOnce && s.exitCode == 0
 	if wasRun && ws != nil && ws.Exited() && ws.ExitStatus() == 0 && s.want != svdir.WantDown && readConfig(filePidfile) != "" {
 		// A daemon that puts itself in the background: wait for its
 		// pid file before calling the service down.
@@ -579,7 +587,7 @@ var runArgv = []string{"./run"}
 // supervise's session and process group (and the service's cgroup).
 func (s *supervisor) start() {
 	s.cancelRestart()
-	if s.holdStart() {
+	if s.holdStart() || s.holdForNeeds() {
 		return
 	}
 	s.lastStart = time.Now()
@@ -624,6 +632,7 @@ func (s *supervisor) start() {
 	s.setMain(h, true)
 	s.mainIsRun = true
 	s.startSucceeded()
+	s.startedNeeds()
 	s.stamp()
 	s.announce()
 }

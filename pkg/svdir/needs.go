@@ -8,6 +8,7 @@ package svdir
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -227,9 +228,19 @@ func StatusDown(dir string) bool {
 }
 
 // PidFileLive reports whether the pid file at path names a live process:
-// a decimal pid greater than 1, optionally followed by white space.
+// a decimal pid greater than 1, optionally followed by white space. The
+// link to it is followed (that is what the link is for); a FIFO planted in
+// its place is not waited on.
 func PidFileLive(path string) bool {
-	b, err := ReadFile(unix.AT_FDCWD, path, 64)
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	dfd, err := OpenDir(filepath.Dir(path))
+	if err != nil {
+		return false
+	}
+	b, err := ReadFile(dfd, filepath.Base(path), 64)
+	unix.Close(dfd)
 	if err != nil {
 		return false
 	}
