@@ -19,7 +19,7 @@ var objectKeys = []string{"dir", "state", "wanted", "pid", "since_ns", "since_ti
 	"ready_since_ns", "ready_since_time", "last_exit_code", "last_exit_signal", "last_exit_ns",
 	"last_exit_time", "restarts", "backoff_until_ns", "backoff_until_time", "normally_up",
 	"paused", "started_ns", "started_time", "status_text", "start_failures", "last_start_error",
-	"last_start_error_ns", "last_start_error_time", "supervisor_pid"}
+	"last_start_error_ns", "last_start_error_time", "supervisor_pid", "waiting_for"}
 
 // decodeLine decodes one JSON line into a map and checks its key set and
 // key order against want.
@@ -81,6 +81,7 @@ func TestJSONObjects(t *testing.T) {
 	}
 	withInfo := func(o Object, f func(o *Object)) Object {
 		o.Ready, o.Restarts, o.StatusText, o.StartFailures = &no, num(0), str(""), num(0)
+		o.WaitingFor = []string{}
 		f(&o)
 		return o
 	}
@@ -170,6 +171,9 @@ func TestJSONObjects(t *testing.T) {
 		o.LastExitCode, o.LastExitNs, o.Restarts, o.SupervisorPid = num(1), i64(sinceNs-2e9), num(2), num(4242)
 		o.StartFailures, o.LastStartError, o.LastStartErrorNs = num(2), str("run is not executable (chmod +x run)"), i64(sinceNs)
 	}))
+	waiting := svdir.Info{State: "down", Since: sinceNs, ExitCode: -1, WaitingFor: []string{"db", "cache"}}
+	d = mk("waiting", record(when, 0, 0, 'u'), &waiting, false)
+	add(d, withInfo(base(d, "down", "up", 0), func(o *Object) { o.WaitingFor = []string{"db", "cache"} }))
 	never := svdir.Info{State: "down", Since: sinceNs, ExitCode: -1}
 	d = mk("never", record(when, 0, 0, 'd'), &never, true)
 	o = withInfo(base(d, "down", "down", 0), func(o *Object) {})

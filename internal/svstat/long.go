@@ -21,6 +21,8 @@ import (
 //
 //	state       up, down or finish, since when, and the wanted state
 //	ready       whether the service said it is ready, or what it waits for
+//	waiting for the links in DIR/needs and DIR/binds not ready while
+//	            supervise holds ./run back for them
 //	restarts    automatic restarts since the service was last wanted up
 //	last exit   "code N" or "signal NAME", and when
 //	next start  when the next automatic start is due (a second after the
@@ -91,6 +93,9 @@ func Long(dir string, now time.Time, zone *localtime.Zone) string {
 	}
 	if r.Pid != 0 {
 		line("ready", readiness(l.dfd, in, at))
+	}
+	if len(in.WaitingFor) > 0 {
+		line("waiting for", strings.Join(in.WaitingFor, ", "))
 	}
 	if in.Restarts > 0 {
 		line("restarts", strconv.Itoa(in.Restarts)+" since wanted up")

@@ -20,8 +20,9 @@
 // condition is re-checked for all of them on every change, so a service
 // that goes up and down again is waited for again). With -t ms it gives up
 // after ms milliseconds, prints one warning per dir not in the state
-// ("svwait: warning: timed out waiting for DIR: " and the svstat line) and
-// exits 1; -t 0, the default, waits forever.
+// ("svwait: warning: timed out waiting for DIR: " and the svstat line,
+// with ", waiting for A, B" when supervise holds ./run back for the
+// needs A and B) and exits 1; -t 0, the default, waits forever.
 //
 // Every dir must have a running supervise when svwait starts: a dir that
 // cannot be opened, a supervise/ok that cannot be opened (supervise not
@@ -466,6 +467,9 @@ func (c *checker) timedOut(dirs []string, stderr io.Writer) {
 		}
 		if err == nil && st.Status.Pid == 0 && c.mode == DownFinal {
 			line += ", finishing"
+		}
+		if err == nil && st.Current && len(st.Info.WaitingFor) > 0 {
+			line += ", waiting for " + strings.Join(st.Info.WaitingFor, ", ")
 		}
 		diag.Warn(stderr, prog, "timed out waiting for ", dir, ": ", line)
 	}
