@@ -132,6 +132,7 @@ func TestNeedsBinds(t *testing.T) {
 	pb := startSupervise(t, svkit, b)
 	startSupervise(t, svkit, a)
 	first := waitStatus(t, b, "b up", isUp)
+	testenv.WaitFor(t, wait, "b's first run", nStarts(t, b, 1))
 	testenv.Control(t, a, "d")
 	waitStatus(t, b, "b stopped with a", isDown)
 	if in := waitInfo(t, b, "b waiting for a", func(in svdir.Info) bool { return len(in.WaitingFor) == 1 }); in.WaitingFor[0] != "a" {
