@@ -11,10 +11,11 @@ import (
 )
 
 // watchMask is what Wait watches in DIR and DIR/supervise: files renamed
-// into place or written (status, info), entries coming and going, and
-// opens (a new supervise opens supervise/ok after it wrote status).
+// into place (status, info; a new supervise writes info after it opened
+// supervise/ok) and entries coming and going. Not opens and closes: every
+// look at status or supervise/ok would wake every waiter.
 const watchMask = unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_MOVED_FROM | unix.IN_DELETE |
-	unix.IN_CLOSE_WRITE | unix.IN_OPEN | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
+	unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
 
 // Cond reports whether dir is where a wait wants it at now, and if not
 // only because of a deadline, when to look again (zero: at the next

@@ -28,10 +28,14 @@ import (
 
 // needsMask is what is watched in each directory the needs depend on:
 // entries created, renamed or removed (status and info are renamed into
-// place, supervise/ comes and goes, pid files are written), and opens,
-// since a new supervise opens supervise/ok after it wrote status.
+// place, supervise/ comes and goes; a new supervise writes info after it
+// opened supervise/ok). Opens and closes are not watched: every reader of
+// a status, and every look at supervise/ok, would wake every waiter.
 const needsMask = unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_MOVED_FROM | unix.IN_DELETE |
-	unix.IN_CLOSE_WRITE | unix.IN_OPEN | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF
+	unix.IN_DELETE_SELF | unix.IN_MOVE_SELF
+
+// pidDirMask adds pid files written in place.
+const pidDirMask = needsMask | unix.IN_CLOSE_WRITE
 
 // needing is what supervise tracks of the service's needs.
 type needing struct {
@@ -338,7 +342,7 @@ func (s *supervisor) watchNeeds(list []svdir.Need) {
 			s.addNeedsWatch(n.Path + "/" + svdir.Dir)
 		case svdir.NeedPidFile:
 			if real, err := filepath.EvalSymlinks(n.Path); err == nil {
-				s.addNeedsWatch(filepath.Dir(real))
+				s.addWatch(filepath.Dir(real), pidDirMask)
 			}
 		default:
 			if t, err := os.Readlink(n.Path); err == nil {
@@ -352,8 +356,11 @@ func (s *supervisor) watchNeeds(list []svdir.Need) {
 }
 
 // addNeedsWatch adds a watch on dir, if it is there.
-func (s *supervisor) addNeedsWatch(dir string) {
-	wd, err := unix.InotifyAddWatch(s.needsFD, dir, needsMask|unix.IN_ONLYDIR)
+func (s *supervisor) addNeedsWatch(dir string) { s.addWatch(dir, needsMask) }
+
+// addWatch adds a watch on dir for the events of mask, if dir is there.
+func (s *supervisor) addWatch(dir string, mask uint32) {
+	wd, err := unix.InotifyAddWatch(s.needsFD, dir, mask|unix.IN_ONLYDIR)
 	if err == nil {
 		s.needWDs[wd] = true
 	}

@@ -21,13 +21,13 @@ func chain(t *testing.T, root string) []string {
 	var dirs []string
 	for _, n := range []string{"a", "b", "c"} {
 		dir := filepath.Join(root, n)
-		run := "trap 'echo stop " + n + " >> " + ev + "; exit 0' TERM\necho start " + n + " >> " + ev + "\n"
+		run := "trap 'echo stop " + n + " >> " + ev + "; kill $!; exit 0' TERM\necho start " + n + " >> " + ev + "\n"
 		if n != "c" {
 			run += "sleep 0.2\necho >&5\n"
 			os.MkdirAll(dir, 0755)
 			os.WriteFile(filepath.Join(dir, "notification-fd"), []byte("5\n"), 0644)
 		}
-		run += "while :; do sleep 0.05; done\n"
+		run += "sleep 1000 &\nwait\n"
 		testenv.WriteScript(t, filepath.Join(dir, "run"), run)
 		dirs = append(dirs, dir)
 	}
