@@ -16,9 +16,11 @@ import (
 )
 
 // stopRecorder is a run script that says hello on its log, and on TERM
-// records the nanosecond in root/stop-NAME and says goodbye.
+// records the nanosecond in root/stop-NAME, takes 0.3 s to stop, records
+// that moment in root/gone-NAME and says goodbye.
 func stopRecorder(root, name string) string {
-	return "trap 'date +%s%N > " + root + "/stop-" + name + "; echo bye " + name + "; kill $!; exit 0' TERM\n" +
+	return "trap 'date +%s%N > " + root + "/stop-" + name + "; sleep 0.3; date +%s%N > " + root + "/gone-" + name +
+		"; echo bye " + name + "; kill $!; exit 0' TERM\n" +
 		"echo hello " + name + "\nsleep 1000 &\nwait\n"
 }
 
@@ -48,29 +50,36 @@ func TestOrderedShutdownNeeds(t *testing.T) {
 	if code := p.Wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("svscan -o exited %d; stderr: %s", code, tr.stderr())
 	}
-	stop := map[string]int64{}
+	stop, gone := map[string]int64{}, map[string]int64{}
 	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(tr.root, "stop-"+n))
-		v, err2 := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil || err2 != nil {
-			t.Fatalf("%s did not record its stop: %q %v", n, b, err)
-		}
-		stop[n] = v
+		stop[n], gone[n] = stamp(t, tr.root, "stop-"+n), stamp(t, tr.root, "gone-"+n)
 		out, _ := os.ReadFile(filepath.Join(tr.root, n+".out"))
 		if string(out) != "hello "+n+"\nbye "+n+"\n" {
 			t.Errorf("%s's log: %q", n, out)
 		}
 	}
-	if !(stop["c"] < stop["b"] && stop["b"] < stop["a"]) {
-		t.Errorf("stop order: c %d, b %d, a %d", stop["c"], stop["b"], stop["a"])
+	// Each is told to stop only once what needs it is gone.
+	if stop["b"] < gone["c"] || stop["a"] < gone["b"] {
+		t.Errorf("stop order: c %d-%d, b %d-%d, a %d-%d", stop["c"], gone["c"], stop["b"], gone["b"], stop["a"], gone["a"])
 	}
 	// free needs nothing and nothing needs it: it goes with the first.
-	if stop["free"] > stop["b"] {
-		t.Errorf("free stopped at %d, after b at %d", stop["free"], stop["b"])
+	if stop["free"] > gone["c"] {
+		t.Errorf("free stopped at %d, after c was gone at %d", stop["free"], gone["c"])
 	}
 	if s := tr.stderr(); s != "" {
 		t.Errorf("svscan wrote %q", s)
 	}
+}
+
+// stamp reads the nanosecond a run recorded in root/name.
+func stamp(t *testing.T, root, name string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, name))
+	v, err2 := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || err2 != nil {
+		t.Fatalf("no record %s: %q %v", name, b, err)
+	}
+	return v
 }
 
 // A cycle is said once and does not hold the shutdown up.
