@@ -188,9 +188,38 @@ func (g *Graph) Dependents() [][]int {
 	return dep
 }
 
-// Waves groups the dirs' indexes by level, lowest first.
-func (g *Graph) Waves() [][]int {
-	lv := g.Levels()
+// Waves groups the dirs' indexes by level, lowest first: the order to
+// start them in.
+func (g *Graph) Waves() [][]int { return group(g.Levels()) }
+
+// StopWaves groups the dirs' indexes by height (0 for a dir nothing in the
+// set needs, else one more than the highest of its dependents), lowest
+// first: the order to stop them in. A dir outside any dependency is in the
+// first wave.
+func (g *Graph) StopWaves() [][]int {
+	dep := g.Dependents()
+	h := make([]int, len(g.Dirs))
+	done := make([]bool, len(g.Dirs))
+	var height func(i int) int
+	height = func(i int) int {
+		if done[i] {
+			return h[i]
+		}
+		d := 0
+		for _, j := range dep[i] {
+			d = max(d, height(j)+1)
+		}
+		h[i], done[i] = d, true
+		return d
+	}
+	for i := range g.Dirs {
+		height(i)
+	}
+	return group(h)
+}
+
+// group returns the indexes of lv grouped by value, lowest first.
+func group(lv []int) [][]int {
 	var waves [][]int
 	for i, l := range lv {
 		for len(waves) <= l {

@@ -47,6 +47,10 @@ func TestBuildLevels(t *testing.T) {
 	if w := g.Waves(); len(w) != 4 || !slices.Equal(w[0], []int{3, 4, 5}) {
 		t.Errorf("waves %v", w)
 	}
+	// Stopping: d, e and f (nothing needs them) first, a last.
+	if w := g.StopWaves(); len(w) != 4 || !slices.Equal(w[0], []int{0, 4, 5}) || !slices.Equal(w[3], []int{3}) {
+		t.Errorf("stop waves %v", w)
+	}
 }
 
 func TestCycles(t *testing.T) {

@@ -8,8 +8,8 @@
 //	    is told "u" and waited for until ready (svdir.NeedReady: ready by
 //	    its readiness protocol, or up a second), then the services that
 //	    need them
-//	-d  down: dependents first; each wave is told "d" and waited for until
-//	    down, then what they need
+//	-d  down: dependents first (with the services outside any dependency);
+//	    each wave is told "d" and waited for until down, then what they need
 //	-t  restart: -d, then -u
 //
 // The last option given wins. Links to services outside the group order
@@ -24,7 +24,6 @@ package svgroup
 
 import (
 	"io"
-	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -55,16 +54,13 @@ func Main(argv []string, _ io.Reader, _, stderr io.Writer) int {
 	for _, c := range g.Cycle {
 		diag.Warn(stderr, prog, "needs cycle: ", c)
 	}
-	waves := g.Waves()
 	if mode == 'd' || mode == 't' {
-		down := slices.Clone(waves)
-		slices.Reverse(down)
-		if code := apply(dirs, down, "d", needs.Down, stderr); code != 0 {
+		if code := apply(dirs, g.StopWaves(), "d", needs.Down, stderr); code != 0 {
 			return code
 		}
 	}
 	if mode == 'u' || mode == 't' {
-		if code := apply(dirs, waves, "u", needs.Ready, stderr); code != 0 {
+		if code := apply(dirs, g.Waves(), "u", needs.Ready, stderr); code != 0 {
 			return code
 		}
 	}

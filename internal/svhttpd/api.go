@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -431,11 +430,10 @@ func (s *Server) waves(names []string, letters string) [][]int {
 	for i, n := range names {
 		dirs[i] = filepath.Join(s.Tree.Dir, n)
 	}
-	w := needs.Build(dirs).Waves()
 	if down {
-		slices.Reverse(w)
+		return needs.Build(dirs).StopWaves()
 	}
-	return w
+	return needs.Build(dirs).Waves()
 }
 
 // events is GET /v1/events: Server-Sent Events.
