@@ -10,8 +10,9 @@
 // process tree (through the service's cgroup where there is one, else as the
 // subreaper of its orphans); it keeps the opt-in per-service files of
 // config.go (readiness, back-off, pidfile, finish, down-signal,
-// timeout-kill) and writes svkit's extended files (supervise/info, runit's
-// pid and stat).
+// timeout-kill); it holds ./run back until the services of needs/ and
+// binds/ are ready (needs.go); and it writes svkit's extended files
+// (supervise/info, runit's pid and stat).
 package supervise
 
 import (
