@@ -82,6 +82,7 @@ func (s *supervisor) holdForNeeds() bool {
 	list = s.withoutCycles(list)
 	if len(list) == 0 {
 		s.endNeedsWait()
+		s.binds = nil
 		return false
 	}
 	s.watchNeeds(list)
