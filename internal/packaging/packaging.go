@@ -17,7 +17,7 @@ import (
 var Programs = []string{
 	"envdir", "envuidgid", "fghack", "multilog", "pgrphack", "readproctitle",
 	"setlock", "setuidgid", "softlimit", "supervise", "svc", "svok",
-	"svhttpd", "svlog", "svprof", "svscan", "svscanboot", "svstat", "svwait", "tai64n", "tai64nlocal",
+	"svgroup", "svhttpd", "svlog", "svprof", "svscan", "svscanboot", "svstat", "svwait", "tai64n", "tai64nlocal",
 }
 
 // ResolveIn follows the symlinks of path as if dir were the root directory:

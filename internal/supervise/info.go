@@ -39,6 +39,12 @@ func (s *supervisor) writeInfo() {
 		StartErrorAt:     unixNano(s.startErrorAt),
 		StartFailures:    s.startFailures,
 		StartFailedSince: unixNano(s.startFailedSince),
+
+		Protocol: s.protocol && s.ready && s.main != nil,
+		OnceOK:   s.onceOK && s.main == nil,
+	}
+	if s.needWait && s.main == nil && s.want != svdir.WantDown {
+		in.WaitingFor = s.waitingFor
 	}
 	s.failedInfo(&in)
 	stat := "down"

@@ -97,6 +97,7 @@ func (s *supervisor) prepareReadiness() ([]uintptr, []string) {
 	if !s.waiting && exists(fileCheck) {
 		s.waiting, s.useCheck = true, true
 	}
+	s.protocol = s.waiting
 	return files, env
 }
 
@@ -167,10 +168,13 @@ func (s *supervisor) setupReadiness() {
 	if s.main == nil {
 		return
 	}
+	s.protocol = exists(fileNotifySocket) || exists(fileNotificationFD) || exists(fileCheck)
 	if in := svdir.ReadInfoOf("."); in != nil && in.Pid == s.main.Pid && in.State == svdir.StateUp {
 		s.statusText = in.StatusText
 		if in.Ready {
-			s.ready, s.readySince = true, time.Unix(0, in.ReadySince)
+			// Recorded readiness survives the supervise: the
+			// services that need this one keep it.
+			s.ready, s.readySince, s.protocol = true, time.Unix(0, in.ReadySince), in.Protocol
 			return
 		}
 	}

@@ -11,8 +11,9 @@
 // subreaper of its orphans); it keeps the opt-in per-service files of
 // config.go (readiness, back-off, pidfile, finish, down-signal,
 // timeout-kill) and those of permafail.go that keep a dead service down
-// (permafail, finish exiting 125, main); and it writes svkit's extended
-// files (supervise/info, runit's pid and stat).
+// (permafail, finish exiting 125, main); it holds ./run back until the
+// services of needs/ and binds/ are ready (needs.go); and it writes svkit's
+// extended files (supervise/info, runit's pid and stat).
 package supervise
 
 import (
@@ -105,6 +106,7 @@ type supervisor struct {
 	failedStarts // failed starts of ./run
 	readiness    // whether and how the service says it is ready
 	giveUp       // deaths counted by permafail, the failed mark
+	needing      // what must be ready before run starts (needs.go)
 }
 
 // setup performs 0.76's start-up sequence. It returns 0 or an exit code.
@@ -159,6 +161,7 @@ func (s *supervisor) setup() int {
 	s.adopt()
 	s.announce()
 	s.setupReadiness()
+	s.setupNeeds()
 
 	// Every thread supervise will need is made before supervise/ok
 	// opens and before the service can fill a task limit: see package
@@ -343,6 +346,11 @@ func (s *supervisor) loop() {
 		case <-s.follow.C:
 			s.follow.fired()
 			s.tryFollow()
+		case <-s.needsC:
+			s.needsChanged()
+		case <-s.needTimer.C:
+			s.needTimer.fired()
+			s.needsChanged()
 		case cmds := <-commands:
 			s.commands(cmds)
 			commands <- nil // hand the buffer back
@@ -485,6 +493,7 @@ func (s *supervisor) mainDied(ws *unix.WaitStatus) {
 	s.gotTerm = false
 	s.stopReadiness()
 	s.recordExit(ws)
+	s.onceOK = s.want == svdir.WantOnce && s.exitCode == 0
 	if wasRun && ws != nil && ws.Exited() && ws.ExitStatus() == 0 && s.want != svdir.WantDown && readConfig(filePidfile) != "" {
 		// A daemon that puts itself in the background: wait for its
 		// pid file before calling the service down.
@@ -585,7 +594,7 @@ var runArgv = []string{"./run"}
 // supervise's session and process group (and the service's cgroup).
 func (s *supervisor) start() {
 	s.cancelRestart()
-	if s.holdStart() {
+	if s.holdStart() || s.holdForNeeds() {
 		return
 	}
 	s.lastStart = time.Now()
@@ -630,6 +639,7 @@ func (s *supervisor) start() {
 	s.setMain(h, true)
 	s.mainIsRun = true
 	s.startSucceeded()
+	s.startedNeeds()
 	s.stamp()
 	s.announce()
 }

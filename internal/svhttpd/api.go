@@ -11,11 +11,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"svkit/internal/needs"
 )
 
 // Routes.
@@ -448,19 +451,43 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, q url.Values) {
 		sort.Strings(names)
 	}
 	out := make([]Result, len(names))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, batchParallel)
-	for i, n := range names {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			out[i] = s.run(r, p, n, false, letters, wait, timeout)
-			<-sem
-		}()
+	for _, wave := range s.waves(names, letters) {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, batchParallel)
+		for _, i := range wave {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				out[i] = s.run(r, p, names[i], false, letters, wait, timeout)
+				<-sem
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	writeJSON(w, http.StatusOK, out)
+}
+
+// waves orders a batch as svgroup does (package needs): letters starting
+// services (u, o) go to what is needed first, a wave at a time; letters
+// stopping them (d) go to dependents first; others go to all at once.
+func (s *Server) waves(names []string, letters string) [][]int {
+	all := [][]int{make([]int, len(names))}
+	for i := range names {
+		all[0][i] = i
+	}
+	up, down := strings.ContainsAny(letters, "uo"), strings.Contains(letters, "d")
+	if up == down {
+		return all
+	}
+	dirs := make([]string, len(names))
+	for i, n := range names {
+		dirs[i] = filepath.Join(s.Tree.Dir, n)
+	}
+	if down {
+		return needs.Build(dirs).StopWaves()
+	}
+	return needs.Build(dirs).Waves()
 }
 
 // events is GET /v1/events: Server-Sent Events.

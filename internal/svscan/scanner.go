@@ -47,6 +47,7 @@ type entry struct {
 	logSent     bool         // "x" written to NAME/log/supervise/control
 	serviceGone bool         // NAME's supervise has exited
 	finished    bool         // both sides gone
+	dependents  []*entry     // the services that need this one: they go down first
 }
 
 // Scanner holds the services of one scan directory (the current directory).

@@ -2,11 +2,14 @@ package svscan
 
 import (
 	"os"
+	"sort"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"svkit/internal/diag"
 	"svkit/internal/eintr"
+	"svkit/internal/needs"
 	"svkit/internal/proc"
 	"svkit/pkg/svdir"
 )
@@ -27,12 +30,19 @@ const retry = 50 * time.Millisecond
 // too. What is still running after killAfter gets SIGKILL: as PID 1 every
 // process in the namespace, otherwise the supervise processes this svscan
 // started and the service processes their status files name.
+//
+// Services go down in reverse dependency order (package needs): a service
+// is told "dx" only once every service whose needs/ or binds/ links to it
+// has gone, so dependents stop first and what they need after them.
+// Services outside any dependency, a tree without needs/ included, all go
+// at once, as before.
 func (s *Scanner) Shutdown(sigs <-chan os.Signal, killAfter time.Duration) int {
 	deadline := time.NewTimer(killAfter)
 	defer deadline.Stop()
 	tick := time.NewTicker(retry)
 	defer tick.Stop()
 	s.Reap()
+	s.orderStop()
 	for !s.advance() {
 		select {
 		case sig := <-sigs:
@@ -69,6 +79,10 @@ func (s *Scanner) advance() bool {
 		// read the letters (a second TERM could cut a graceful stop
 		// short). "x", which sends no signal, goes on every round.
 		if !e.serviceGone {
+			if !e.downSent && e.dependentsUp() {
+				done = false
+				continue
+			}
 			if e.pid != 0 || supervised(e.name) {
 				r, err := svdir.ReadStatusOf(e.name)
 				again := err == nil && r.Want != svdir.WantDown && r != e.downStatus
@@ -96,6 +110,41 @@ func (s *Scanner) advance() bool {
 		e.finished = true
 	}
 	return done
+}
+
+// orderStop finds, for each entry, the entries that need it (the needs
+// graph among the scan directory's services, cycles broken as supervise
+// breaks them).
+func (s *Scanner) orderStop() {
+	list := make([]*entry, 0, len(s.entries))
+	for _, e := range s.entries {
+		list = append(list, e)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
+	dirs := make([]string, len(list))
+	for i, e := range list {
+		dirs[i] = e.name
+		e.dependents = nil
+	}
+	g := needs.Build(dirs)
+	for _, c := range g.Cycle {
+		diag.Warn(s.stderr, "svscan", "needs cycle: ", c)
+	}
+	for i, deps := range g.Dependents() {
+		for _, j := range deps {
+			list[i].dependents = append(list[i].dependents, list[j])
+		}
+	}
+}
+
+// dependentsUp reports whether a service that needs e is not gone yet.
+func (e *entry) dependentsUp() bool {
+	for _, d := range e.dependents {
+		if !d.serviceGone {
+			return true
+		}
+	}
+	return false
 }
 
 // supervised reports whether a supervise runs in dir (it holds

@@ -44,40 +44,44 @@ import (
 //	failed_reason       why, in words ("died 3 times in 10 seconds (exit 1)"),
 //	                    null if not failed
 //	failed_ns           when supervise gave up, null if not failed
+//	waiting_for         the links in DIR/needs and DIR/binds that are not
+//	                    ready while supervise holds ./run back for them
+//	                    ([] when it does not wait)
 //
 // Every key ending in _ns has a twin ending in _time right after it: the
 // same moment as an RFC 3339 time in UTC with nanoseconds, or null.
 type Object struct {
-	Dir                string  `json:"dir"`
-	State              string  `json:"state"`
-	Wanted             *string `json:"wanted"`
-	Pid                uint32  `json:"pid"`
-	SinceNs            *int64  `json:"since_ns"`
-	SinceTime          *string `json:"since_time"`
-	Ready              *bool   `json:"ready"`
-	ReadySinceNs       *int64  `json:"ready_since_ns"`
-	ReadySinceTime     *string `json:"ready_since_time"`
-	LastExitCode       *int    `json:"last_exit_code"`
-	LastExitSignal     *int    `json:"last_exit_signal"`
-	LastExitNs         *int64  `json:"last_exit_ns"`
-	LastExitTime       *string `json:"last_exit_time"`
-	Restarts           *int    `json:"restarts"`
-	BackoffUntilNs     *int64  `json:"backoff_until_ns"`
-	BackoffUntilTime   *string `json:"backoff_until_time"`
-	NormallyUp         bool    `json:"normally_up"`
-	Paused             bool    `json:"paused"`
-	StartedNs          *int64  `json:"started_ns"`
-	StartedTime        *string `json:"started_time"`
-	StatusText         *string `json:"status_text"`
-	StartFailures      *int    `json:"start_failures"`
-	LastStartError     *string `json:"last_start_error"`
-	LastStartErrorNs   *int64  `json:"last_start_error_ns"`
-	LastStartErrorTime *string `json:"last_start_error_time"`
-	SupervisorPid      *int    `json:"supervisor_pid"`
-	Failed             *bool   `json:"failed"`
-	FailedReason       *string `json:"failed_reason"`
-	FailedNs           *int64  `json:"failed_ns"`
-	FailedTime         *string `json:"failed_time"`
+	Dir                string   `json:"dir"`
+	State              string   `json:"state"`
+	Wanted             *string  `json:"wanted"`
+	Pid                uint32   `json:"pid"`
+	SinceNs            *int64   `json:"since_ns"`
+	SinceTime          *string  `json:"since_time"`
+	Ready              *bool    `json:"ready"`
+	ReadySinceNs       *int64   `json:"ready_since_ns"`
+	ReadySinceTime     *string  `json:"ready_since_time"`
+	LastExitCode       *int     `json:"last_exit_code"`
+	LastExitSignal     *int     `json:"last_exit_signal"`
+	LastExitNs         *int64   `json:"last_exit_ns"`
+	LastExitTime       *string  `json:"last_exit_time"`
+	Restarts           *int     `json:"restarts"`
+	BackoffUntilNs     *int64   `json:"backoff_until_ns"`
+	BackoffUntilTime   *string  `json:"backoff_until_time"`
+	NormallyUp         bool     `json:"normally_up"`
+	Paused             bool     `json:"paused"`
+	StartedNs          *int64   `json:"started_ns"`
+	StartedTime        *string  `json:"started_time"`
+	StatusText         *string  `json:"status_text"`
+	StartFailures      *int     `json:"start_failures"`
+	LastStartError     *string  `json:"last_start_error"`
+	LastStartErrorNs   *int64   `json:"last_start_error_ns"`
+	LastStartErrorTime *string  `json:"last_start_error_time"`
+	SupervisorPid      *int     `json:"supervisor_pid"`
+	Failed             *bool    `json:"failed"`
+	FailedReason       *string  `json:"failed_reason"`
+	FailedNs           *int64   `json:"failed_ns"`
+	FailedTime         *string  `json:"failed_time"`
+	WaitingFor         []string `json:"waiting_for"`
 }
 
 // setNs sets a _ns key and its _time twin to the moment ns.
@@ -157,6 +161,10 @@ func Build(dir string, s svdir.State, normallyUp bool) Object {
 		if in.FailedAt != 0 {
 			setNs(in.FailedAt, &o.FailedNs, &o.FailedTime)
 		}
+	}
+	o.WaitingFor = in.WaitingFor
+	if o.WaitingFor == nil {
+		o.WaitingFor = []string{}
 	}
 	return o
 }

@@ -20,7 +20,7 @@ var objectKeys = []string{"dir", "state", "wanted", "pid", "since_ns", "since_ti
 	"last_exit_time", "restarts", "backoff_until_ns", "backoff_until_time", "normally_up",
 	"paused", "started_ns", "started_time", "status_text", "start_failures", "last_start_error",
 	"last_start_error_ns", "last_start_error_time", "supervisor_pid", "failed", "failed_reason",
-	"failed_ns", "failed_time"}
+	"failed_ns", "failed_time", "waiting_for"}
 
 // decodeLine decodes one JSON line into a map and checks its key set and
 // key order against want.
@@ -82,6 +82,7 @@ func TestJSONObjects(t *testing.T) {
 	}
 	withInfo := func(o Object, f func(o *Object)) Object {
 		o.Ready, o.Restarts, o.StatusText, o.StartFailures, o.Failed = &no, num(0), str(""), num(0), &no
+		o.WaitingFor = []string{}
 		f(&o)
 		return o
 	}
@@ -179,6 +180,9 @@ func TestJSONObjects(t *testing.T) {
 		o.LastExitCode, o.LastExitNs, o.StartedNs, o.SupervisorPid = num(1), i64(sinceNs), i64(sinceNs-1e9), num(4242)
 		o.Failed, o.FailedReason, o.FailedNs = &yes, str("died 3 times in 10 seconds (exit 1)"), i64(sinceNs)
 	}))
+	waiting := svdir.Info{State: "down", Since: sinceNs, ExitCode: -1, WaitingFor: []string{"db", "cache"}}
+	d = mk("waiting", record(when, 0, 0, 'u'), &waiting, false)
+	add(d, withInfo(base(d, "down", "up", 0), func(o *Object) { o.WaitingFor = []string{"db", "cache"} }))
 	never := svdir.Info{State: "down", Since: sinceNs, ExitCode: -1}
 	d = mk("never", record(when, 0, 0, 'd'), &never, true)
 	o = withInfo(base(d, "down", "down", 0), func(o *Object) {})

@@ -23,6 +23,8 @@ import (
 //	failed      why supervise gave up on the service (DIR/permafail), when,
 //	            and that svc -u starts it again
 //	ready       whether the service said it is ready, or what it waits for
+//	waiting for the links in DIR/needs and DIR/binds not ready while
+//	            supervise holds ./run back for them
 //	restarts    automatic restarts since the service was last wanted up
 //	last exit   "code N" or "signal NAME", and when
 //	next start  when the next automatic start is due (a second after the
@@ -100,6 +102,9 @@ func Long(dir string, now time.Time, zone *localtime.Zone) string {
 	}
 	if r.Pid != 0 {
 		line("ready", readiness(l.dfd, in, at))
+	}
+	if len(in.WaitingFor) > 0 {
+		line("waiting for", strings.Join(in.WaitingFor, ", "))
 	}
 	if in.Restarts > 0 {
 		line("restarts", strconv.Itoa(in.Restarts)+" since wanted up")

@@ -98,6 +98,21 @@ func TestLong(t *testing.T) {
 			},
 		},
 		{
+			name: "waiting for needs",
+			setup: func(dir string) {
+				testenv.WriteScript(t, dir+"/run", "exec sleep 100\n")
+				os.MkdirAll(dir+"/needs", 0755)
+				os.Symlink("/", dir+"/needs/db")
+			},
+			until: func(in *svdir.Info) bool { return len(in.WaitingFor) == 1 },
+			want: []string{
+				"state: down since TIME, wanted up",
+				"waiting for: db",
+				"output: no log service: supervise's stderr (svscan's, or readproctitle's under svscanboot)",
+				"supervise: running (pid P)",
+			},
+		},
+		{
 			name: "waiting for readiness",
 			setup: func(dir string) {
 				testenv.WriteScript(t, dir+"/run", "exec sleep 100\n")

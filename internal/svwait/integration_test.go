@@ -229,3 +229,23 @@ func TestProgram(t *testing.T) {
 	}
 	t.Logf("status rename to svwait's exit (as the test sees it), %d rounds: mean %v, max %v", rounds, sum/rounds, worst)
 }
+
+// A service held back for its needs: svwait's timeout says what it waits
+// for.
+func TestWaitingForNeeds(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "web")
+	testenv.WriteScript(t, filepath.Join(dir, "run"), "exec sleep 100\n")
+	os.MkdirAll(filepath.Join(dir, "needs"), 0755)
+	os.Symlink("../../db", filepath.Join(dir, "needs", "db"))
+	startSupervise(t, testenv.Prog(t, "supervise"), dir)
+	testenv.WaitFor(t, 15*time.Second, "web waiting", func() bool {
+		in := svdir.ReadInfoOf(dir)
+		return in != nil && len(in.WaitingFor) == 1
+	})
+	_, errb, code := runSvwait(t, "-U", "-t", "100", dir)
+	if code != 1 || !strings.HasPrefix(errb, "svwait: warning: timed out waiting for "+dir+": down ") ||
+		!strings.HasSuffix(errb, " seconds, normally up, want up, waiting for db\n") {
+		t.Errorf("svwait: %d %q", code, errb)
+	}
+}

@@ -20,8 +20,9 @@
 // condition is re-checked for all of them on every change, so a service
 // that goes up and down again is waited for again). With -t ms it gives up
 // after ms milliseconds, prints one warning per dir not in the state
-// ("svwait: warning: timed out waiting for DIR: " and the svstat line) and
-// exits 1; -t 0, the default, waits forever.
+// ("svwait: warning: timed out waiting for DIR: " and the svstat line,
+// with ", waiting for A, B" when supervise holds ./run back for the
+// needs A and B) and exits 1; -t 0, the default, waits forever.
 //
 // A wait for up (-u or -U) ends, with exit code 100 and
 // "svwait: fatal: DIR failed: REASON; svc -u to retry", when supervise has
@@ -415,7 +416,7 @@ const StaleAfter = time.Second
 // saw them.
 type mismatch struct {
 	rec  svdir.Status
-	info svdir.Info
+	info string // the info's encoding
 	seen time.Time
 }
 
@@ -477,8 +478,9 @@ func (c *checker) state(dir string, now time.Time) (st svdir.State, wake time.Ti
 		return st, wake, err
 	}
 	m, ok := c.stale[dir]
-	if !ok || m.rec != st.Status || m.info != *st.Info {
-		m = mismatch{rec: st.Status, info: *st.Info, seen: now}
+	info := string(st.Info.Encode())
+	if !ok || m.rec != st.Status || m.info != info {
+		m = mismatch{rec: st.Status, info: info, seen: now}
 		c.stale[dir] = m
 	}
 	if now.Sub(m.seen) >= StaleAfter {
@@ -526,6 +528,9 @@ func (c *checker) timedOut(dirs []string, stderr io.Writer) {
 		}
 		if err == nil && st.Status.Pid == 0 && c.mode == DownFinal {
 			line += ", finishing"
+		}
+		if err == nil && st.Current && len(st.Info.WaitingFor) > 0 {
+			line += ", waiting for " + strings.Join(st.Info.WaitingFor, ", ")
 		}
 		diag.Warn(stderr, prog, "timed out waiting for ", dir, ": ", line)
 	}

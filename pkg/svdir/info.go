@@ -35,6 +35,11 @@ package svdir
 //	failedat=NS             when it gave up, 0 if it has not
 //	failedboot=ID           the boot (/proc/sys/kernel/random/boot_id) it gave up
 //	                        in: a supervise started in a later boot forgets the mark
+//	protocol=0|1            ready=1 came from a readiness protocol (notification-fd,
+//	                        notify-socket, check), not from being up
+//	onceok=0|1              down after a run started with svc -o that exited 0
+//	waitingfor=A/B          the links in needs/ and binds/ that are not ready while
+//	                        supervise holds ./run back for them, "/"-separated
 //
 // Unknown keys are ignored by readers, so later versions may add keys.
 
@@ -79,6 +84,9 @@ type Info struct {
 	FailedReason string
 	FailedAt     int64
 	FailedBoot   string
+	Protocol     bool
+	OnceOK       bool
+	WaitingFor   []string
 }
 
 // Encode returns the file content.
@@ -112,12 +120,15 @@ func (in *Info) Encode() []byte {
 	kv("failedreason", oneLine(in.FailedReason))
 	num("failedat", in.FailedAt)
 	kv("failedboot", oneLine(in.FailedBoot))
+	kv("protocol", flag(in.Protocol))
+	kv("onceok", flag(in.OnceOK))
+	kv("waitingfor", oneLine(JoinNames(in.WaitingFor)))
 	return b
 }
 
-// flag is the encoding of a boolean value.
-func flag(v bool) string {
-	if v {
+// flag is the encoding of a boolean.
+func flag(b bool) string {
+	if b {
 		return "1"
 	}
 	return "0"
@@ -189,6 +200,12 @@ func DecodeInfo(b []byte) (Info, error) {
 			in.FailedAt, err = strconv.ParseInt(v, 10, 64)
 		case "failedboot":
 			in.FailedBoot = v
+		case "protocol":
+			in.Protocol = v == "1"
+		case "onceok":
+			in.OnceOK = v == "1"
+		case "waitingfor":
+			in.WaitingFor = SplitNames(v)
 		}
 		if err != nil {
 			return Info{}, ErrBadFormat

@@ -1,6 +1,7 @@
 package svdir
 
 import (
+	"reflect"
 	"testing"
 )
 
@@ -11,10 +12,13 @@ func TestRoundTrip(t *testing.T) {
 		{State: StateFinish, ExitCode: 2, StatusText: "a=b"},
 		{State: StateDown, ExitCode: -1, Supervisor: 77, Exited: 1700000000123456789, StartError: "run is not executable (chmod +x run)", StartErrorAt: 1700000001000000000, StartFailures: 15, StartFailedSince: 1699999990000000000},
 		{State: StateDown, ExitCode: 1, Failed: true, FailedReason: "died 3 times in 10 seconds (exit 1)", FailedAt: 1700000002000000000, FailedBoot: "0b1c2d3e-aaaa-bbbb-cccc-000000000000"},
+		{State: StateUp, Pid: 9, Ready: true, Protocol: true},
+		{State: StateDown, ExitCode: 0, OnceOK: true},
+		{State: StateDown, ExitCode: -1, WaitingFor: []string{"db", "cache x", "a=b"}},
 	}
 	for _, c := range cases {
 		got, err := DecodeInfo(c.Encode())
-		if err != nil || got != c {
+		if err != nil || !reflect.DeepEqual(got, c) {
 			t.Errorf("round trip %+v: %+v %v", c, got, err)
 		}
 	}
@@ -37,6 +41,7 @@ func FuzzDecodeInfo(f *testing.F) {
 	f.Add((&Info{State: StateUp, Pid: 1, StatusText: "x"}).Encode())
 	f.Add([]byte("state=down\n"))
 	f.Add([]byte("garbage"))
+	f.Add((&Info{State: StateDown, OnceOK: true, WaitingFor: []string{"db", "cache"}}).Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in, err := DecodeInfo(b)
 		if err != nil {
@@ -48,7 +53,8 @@ func FuzzDecodeInfo(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-decode: %v", err)
 		}
-		if again.Pid != in.Pid || again.Restarts != in.Restarts || again.Backoff != in.Backoff {
+		if again.Pid != in.Pid || again.Restarts != in.Restarts || again.Backoff != in.Backoff ||
+			again.OnceOK != in.OnceOK || again.Protocol != in.Protocol || len(again.WaitingFor) != len(in.WaitingFor) {
 			t.Fatalf("%+v != %+v", again, in)
 		}
 	})

@@ -3,7 +3,9 @@
 // the control letters written into supervise/control, and the one way each
 // file is replaced or read. supervise writes through it; svc, svstat, svok,
 // svwait, svscan and every other reader read through it, so each path and
-// each letter is defined here once.
+// each letter is defined here once. It also reads the links of a service's
+// needs/ and binds/ directories and tells whether a need is ready
+// (needs.go), the rule supervise, svgroup and svscan share.
 //
 // The directory, relative to a service directory DIR:
 //
