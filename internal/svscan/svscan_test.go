@@ -726,3 +726,28 @@ func cgroupDir(pid int) string {
 	}
 	return ""
 }
+
+// TestServicesKeepFileLimit: the Go runtime raises its own soft limit on
+// open files at start and restores the original in the processes it
+// starts; svkit never sets RLIMIT_NOFILE itself (which would turn that
+// restore off), so a service and its logger under svscan and supervise
+// see the soft limit svscan was started with.
+func TestServicesKeepFileLimit(t *testing.T) {
+	tr := newTree(t, svkitPair)
+	out := filepath.Join(tr.root, "limits")
+	svc := tr.service("svc", "ulimit -Sn > "+out+".run\nexec sleep 1000\n", "ulimit -Sn > "+out+".log\nexec cat > /dev/null\n")
+	tr.startCmd(exec.Command("/bin/sh", "-c", "ulimit -Sn 777 && exec "+testenv.Prog(t, "svscan")+" "+tr.scan))
+	waitUp(t, svc, 5*time.Second)
+	waitUp(t, svc+"/log", 5*time.Second)
+	for _, f := range []string{out + ".run", out + ".log"} {
+		var got string
+		testenv.WaitFor(t, 5*time.Second, f+" written", func() bool {
+			b, _ := os.ReadFile(f)
+			got = strings.TrimSpace(string(b))
+			return got != ""
+		})
+		if got != "777" {
+			t.Errorf("%s: soft limit %s, want 777 (svscan's)", f, got)
+		}
+	}
+}
