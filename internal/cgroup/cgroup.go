@@ -52,6 +52,31 @@ func ownPath() (string, error) {
 	return "", ErrUnavailable
 }
 
+// ServiceName is the name of the cgroup of the service directory with the
+// given device and inode numbers: svkit-DEV-INO, in hex. Its identity, not
+// its path, so that every name of one directory gives one cgroup.
+func ServiceName(dev, ino uint64) string {
+	return "svkit-" + strconv.FormatUint(dev, 16) + "-" + strconv.FormatUint(ino, 16)
+}
+
+// RemoveIfEmpty removes the cgroup name below this process's own cgroup if
+// it exists and holds no process. It reports whether it removed one.
+func RemoveIfEmpty(name string) bool {
+	if strings.ContainsAny(name, "/\x00") || name == "" || name[0] == '.' {
+		return false
+	}
+	mnt, err := mountpoint()
+	if err != nil {
+		return false
+	}
+	own, err := ownPath()
+	if err != nil {
+		return false
+	}
+	// rmdir fails with EBUSY on a cgroup that has processes or children.
+	return unix.Rmdir(filepath.Join(mnt, own, name)) == nil
+}
+
 // Open opens the cgroup name below this process's own cgroup, creating it
 // if needed.
 func Open(name string) (*Group, error) {

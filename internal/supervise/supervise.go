@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/signal"
 	"path"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -188,7 +187,7 @@ func (s *supervisor) openGroup() {
 	if unix.Stat(".", &st) != nil {
 		return
 	}
-	g, err := cgroup.Open("svkit-" + strconv.FormatUint(st.Dev, 16) + "-" + strconv.FormatUint(st.Ino, 16))
+	g, err := cgroup.Open(cgroup.ServiceName(st.Dev, st.Ino))
 	if err != nil {
 		return
 	}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"svkit/internal/cgroup"
 	"svkit/internal/diag"
 	"svkit/internal/eintr"
 	"svkit/internal/pathexec"
@@ -34,6 +35,7 @@ type key struct{ dev, ino uint64 }
 // entry is one service directory svscan knows.
 type entry struct {
 	key
+	logKey key    // the identity of NAME/log, when it has one
 	name   string // the name it had at the last pass
 	active bool   // seen in the current pass
 	log    bool   // has a log service, joined by the pipe pr/pw
@@ -130,6 +132,7 @@ func (s *Scanner) Pass() {
 	for k, e := range s.entries {
 		if !e.active && e.pid == 0 && e.logPid == 0 {
 			e.closePipe()
+			e.removeGroups()
 			delete(s.entries, k)
 		}
 	}
@@ -160,6 +163,7 @@ func (s *Scanner) start(fn string) {
 			err := rawStat(fn+"/log", &st)
 			if err == nil {
 				e.log = true
+				e.logKey = key{uint64(st.Dev), st.Ino}
 			} else if err != unix.ENOENT {
 				s.warn("unable to stat ", fn, "/log: ", diag.Str(err))
 				return
@@ -287,6 +291,16 @@ func openLogFIFO(fn string) (r, w int, err error) {
 		return -1, -1, err
 	}
 	return r, w, nil
+}
+
+// removeGroups removes the cgroups that supervise made for the service and
+// its logger, if they are empty, when svscan forgets the entry: a
+// supervise removes its cgroup when it exits, but not one that was killed.
+func (e *entry) removeGroups() {
+	cgroup.RemoveIfEmpty(cgroup.ServiceName(e.dev, e.ino))
+	if e.log {
+		cgroup.RemoveIfEmpty(cgroup.ServiceName(e.logKey.dev, e.logKey.ino))
+	}
 }
 
 func (e *entry) closePipe() {

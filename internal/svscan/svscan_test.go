@@ -670,3 +670,84 @@ func joinLogs(t *testing.T, dir, out string) {
 		t.Fatal(err)
 	}
 }
+
+// TestForgottenServiceCgroup: a supervise that is killed cannot remove the
+// cgroup it made for its service; svscan removes the service's and the
+// logger's once the service directory is gone and nothing runs in them.
+func TestForgottenServiceCgroup(t *testing.T) {
+	testenv.RequireRoot(t)
+	tr := newTree(t, svkitPair)
+	gone := tr.service("gone", "exec sleep 1000\n", "exec cat > /dev/null\n")
+	p := tr.start(testenv.Prog(t, "svscan"))
+	run := waitUp(t, gone, 5*time.Second)
+	logRun := waitUp(t, gone+"/log", 5*time.Second)
+	groups := []string{cgroupDir(run), cgroupDir(logRun)}
+	testenv.Require(t, groups[0] != "" && groups[1] != "" && groups[0] != groups[1],
+		"supervise put the services in no cgroups of their own (no writable cgroup v2 hierarchy)")
+	// The supervise processes first, so that nothing is restarted.
+	for _, pid := range []int{superviseOf(gone, "gone"), superviseOf(gone+"/log", "log"), run, logRun} {
+		if pid == 0 {
+			t.Fatal("a supervise of gone is not running")
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		testenv.WaitFor(t, 5*time.Second, fmt.Sprintf("%d dead", pid), func() bool { return !testenv.Alive(pid) })
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		if _, err := os.Stat(g); err != nil {
+			t.Fatalf("%s gone before svscan forgot the service: %v", g, err)
+		}
+	}
+	alarm(t, p)
+	testenv.WaitFor(t, 5*time.Second, "the forgotten service's cgroups removed", func() bool {
+		for _, g := range groups {
+			if _, err := os.Stat(g); err == nil {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// cgroupDir returns the cgroup v2 directory of pid, or "" if it has none
+// below the hierarchy's root.
+func cgroupDir(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if p, ok := strings.CutPrefix(l, "0::"); ok && p != "/" {
+			for _, mnt := range []string{"/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
+				if _, err := os.Stat(filepath.Join(mnt, p, "cgroup.procs")); err == nil {
+					return filepath.Join(mnt, p)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// TestServicesKeepFileLimit: the Go runtime raises its own soft limit on
+// open files at start and restores the original in the processes it
+// starts; svkit never sets RLIMIT_NOFILE itself (which would turn that
+// restore off), so a service and its logger under svscan and supervise
+// see the soft limit svscan was started with.
+func TestServicesKeepFileLimit(t *testing.T) {
+	tr := newTree(t, svkitPair)
+	out := filepath.Join(tr.root, "limits")
+	svc := tr.service("svc", "ulimit -Sn > "+out+".run\nexec sleep 1000\n", "ulimit -Sn > "+out+".log\nexec cat > /dev/null\n")
+	tr.startCmd(exec.Command("/bin/sh", "-c", "ulimit -Sn 777 && exec "+testenv.Prog(t, "svscan")+" "+tr.scan))
+	waitUp(t, svc, 5*time.Second)
+	waitUp(t, svc+"/log", 5*time.Second)
+	for _, f := range []string{out + ".run", out + ".log"} {
+		var got string
+		testenv.WaitFor(t, 5*time.Second, f+" written", func() bool {
+			b, _ := os.ReadFile(f)
+			got = strings.TrimSpace(string(b))
+			return got != ""
+		})
+		if got != "777" {
+			t.Errorf("%s: soft limit %s, want 777 (svscan's)", f, got)
+		}
+	}
+}
