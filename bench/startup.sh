@@ -21,7 +21,16 @@ done
 work=$(mktemp -d /tmp/svkit-bench-startup.XXXXXX)
 sup=""
 cleanup() {
-  [ -z "$sup" ] || { /usr/bin/svc -dx "$work/svc" 2>/dev/null || true; kill "$sup" 2>/dev/null || true; wait "$sup" 2>/dev/null || true; }
+  if [ -n "$sup" ]; then
+    # Down and exit; the service by its pid if supervise did not get to it.
+    run=$(/usr/bin/svstat "$work/svc" 2>/dev/null | sed -n 's/.*(pid \([0-9]*\)).*/\1/p')
+    /usr/bin/svc -dx "$work/svc" 2>/dev/null || true
+    i=0
+    while kill -0 "$sup" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.02; i=$((i + 1)); done
+    kill "$sup" 2>/dev/null || true
+    wait "$sup" 2>/dev/null || true
+    [ -z "$run" ] || kill "$run" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
