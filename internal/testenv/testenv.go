@@ -2,8 +2,8 @@
 // built once per test binary, the location of Debian's daemontools for the
 // interop tests, prerequisites that fail under CI and skip elsewhere,
 // bounded polling, processes cleaned up by pid, supervise processes and
-// their cgroups (supervise.go), and looks into /proc and supervise/ for
-// tests (proc.go).
+// their cgroups (supervise.go), looks into /proc (proc.go) and readers of
+// the supervise/ records that wait for a state (svdir.go).
 package testenv
 
 import (
@@ -303,6 +303,15 @@ func Run(t testing.TB, dir string, stdin string, name string, args ...string) (s
 		code = ee.ExitCode()
 	}
 	return out.String(), errb.String(), code
+}
+
+// MustRun runs a system command to completion, failing the test with its
+// output if it does not exit 0.
+func MustRun(t testing.TB, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %q: %v: %s", name, args, err, out)
+	}
 }
 
 // Alive reports whether pid names a live, non-zombie process.
