@@ -56,7 +56,7 @@ func TestStartFailureMessages(t *testing.T) {
 	}
 
 	os.Chmod(run, 0755)
-	r := waitStatus(t, dir, "started once executable", isUp)
+	r := testenv.WaitStatus(t, wait, dir, "started once executable", isUp)
 	testenv.WaitFor(t, wait, "failures forgotten", func() bool {
 		in := info()
 		return in.Pid == r.Pid && in.StartFailures == 0 && in.StartError == ""

@@ -56,7 +56,7 @@ func TestReadopt(t *testing.T) {
 			t.Cleanup(func() { killMarked(m) })
 			dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
 			p := startSupervise(t, im, dir)
-			r := waitStatus(t, dir, "up", isUp)
+			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 			p.KillAndWait(t, syscall.SIGKILL)
 			if !testenv.Alive(r.Pid) {
 				t.Fatal("run died with supervise")
@@ -67,7 +67,7 @@ func TestReadopt(t *testing.T) {
 				testenv.WaitFor(t, wait, "0.76's duplicate", func() bool { return len(marked(m)) == 2 })
 				return
 			}
-			r2 := readStatus(t, dir)
+			r2 := testenv.ReadStatus(t, dir)
 			if r2.Pid != r.Pid || r2.When != r.When {
 				t.Fatalf("re-adopted status %+v, want pid %d since %v", r2, r.Pid, r.When)
 			}
@@ -79,10 +79,10 @@ func TestReadopt(t *testing.T) {
 				t.Errorf("svstat %q", got)
 			}
 			testenv.Control(t, dir, "d")
-			waitStatus(t, dir, "down", isDown)
+			testenv.WaitStatus(t, wait, dir, "down", isDown)
 			testenv.WaitFor(t, wait, "old copy gone", func() bool { return !testenv.Alive(r.Pid) })
 			testenv.Control(t, dir, "u")
-			r3 := waitStatus(t, dir, "up again", isUp)
+			r3 := testenv.WaitStatus(t, wait, dir, "up again", isUp)
 			if r3.Pid == r.Pid {
 				t.Fatal("same pid")
 			}
@@ -116,13 +116,13 @@ func TestNoAdoptionOfRecycledPid(t *testing.T) {
 		os.MkdirAll(filepath.Join(dir, "supervise"), 0700)
 		os.WriteFile(filepath.Join(dir, svdir.ProcessPath), []byte(rec), 0644)
 		startSupervise(t, svkit, dir)
-		r := waitStatus(t, dir, "up", isUp)
+		r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 		if r.Pid == id.Pid {
 			t.Fatalf("record %q: adopted an unrelated process", rec)
 		}
 		testenv.Control(t, dir, "k")
 		testenv.Control(t, dir, "d")
-		waitStatus(t, dir, "down", isDown)
+		testenv.WaitStatus(t, wait, dir, "down", isDown)
 		if !testenv.Alive(id.Pid) {
 			t.Fatalf("record %q: the unrelated process was killed", rec)
 		}
@@ -148,11 +148,11 @@ wait
 				testenv.RequireRoot(t)
 			}
 			startSupervise(t, svkit, dir)
-			waitStatus(t, dir, "up", isUp) // run may write its files before status shows it
-			readFileWait(t, filepath.Join(dir, "ready"))
+			testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
+			testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
 			testenv.WaitFor(t, wait, "three sleeps", func() bool { return len(marked(m)) == 3 })
 			testenv.Control(t, dir, "d")
-			waitStatus(t, dir, "down", isDown)
+			testenv.WaitStatus(t, wait, dir, "down", isDown)
 			testenv.WaitFor(t, wait, "whole tree gone", func() bool { return len(marked(m)) == 0 })
 		})
 	}
@@ -166,12 +166,12 @@ func TestTimeoutKill(t *testing.T) {
 	dir := service(t, fmt.Sprintf("trap 'echo TERM >> sigs' TERM\nsleep %s &\necho ready > ready\nwhile :; do sleep 0.05; done\n", m))
 	os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte("300\n"), 0644)
 	startSupervise(t, svkit, dir)
-	waitStatus(t, dir, "up", isUp) // run may write its files before status shows it
-	readFileWait(t, filepath.Join(dir, "ready"))
+	testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
+	testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
 	start := time.Now()
 	testenv.Control(t, dir, "d")
-	readFileWait(t, filepath.Join(dir, "sigs"))
-	waitStatus(t, dir, "down", isDown)
+	testenv.ReadLines(t, wait, filepath.Join(dir, "sigs"))
+	testenv.WaitStatus(t, wait, dir, "down", isDown)
 	if d := time.Since(start); d < 250*time.Millisecond {
 		t.Errorf("killed after %v, before the timeout", d)
 	}
@@ -244,9 +244,9 @@ func TestLeftoversCrashLoop(t *testing.T) {
 				if !tc.downEnds {
 					return
 				}
-				waitStatus(t, dir, "between restarts", isDown)
+				testenv.WaitStatus(t, wait, dir, "between restarts", isDown)
 				testenv.Control(t, dir, "d")
-				waitStatus(t, dir, "wanted down", func(r svdir.Status) bool { return r.Pid == 0 && r.Want == svdir.WantDown })
+				testenv.WaitStatus(t, wait, dir, "wanted down", func(r svdir.Status) bool { return r.Pid == 0 && r.Want == svdir.WantDown })
 				testenv.WaitFor(t, wait, "every helper gone", func() bool { return len(marked(m)) == 0 })
 			})
 		}
@@ -269,7 +269,7 @@ func TestLeftoversExit(t *testing.T) {
 				dir := treeService(t, mode, "echo start >> starts\n"+fmt.Sprintf(tc.helper, m)+"\nexit 1\n")
 				p := startSupervise(t, svkit, dir)
 				testenv.WaitFor(t, wait, "two starts", func() bool { return starts(dir) >= 2 })
-				waitStatus(t, dir, "between restarts", isDown)
+				testenv.WaitStatus(t, wait, dir, "between restarts", isDown)
 				testenv.Control(t, dir, "dx")
 				p.Wait(t, wait)
 				if pids := marked(m); len(pids) != 0 {
@@ -292,13 +292,13 @@ func TestLeftoversBeforeStart(t *testing.T) {
 				dir := treeService(t, mode, "echo start >> starts\n"+ignoresTerm(m)+"\nexec sleep 1"+m+"\n")
 				startSupervise(t, svkit, dir)
 				testenv.WaitFor(t, wait, "run and its helper", func() bool { return len(marked(m)) == 2 })
-				readFileWait(t, filepath.Join(dir, "helpers"))
+				testenv.ReadLines(t, wait, filepath.Join(dir, "helpers"))
 				old := marked(m)
 				testenv.Control(t, dir, "d")
-				waitStatus(t, dir, "down", isDown)
+				testenv.WaitStatus(t, wait, dir, "down", isDown)
 				testenv.WaitFor(t, wait, "run gone, the helper left", func() bool { return len(marked(m)) == 1 })
 				testenv.Control(t, dir, cmd)
-				waitStatus(t, dir, "up again", isUp)
+				testenv.WaitStatus(t, wait, dir, "up again", isUp)
 				testenv.WaitFor(t, wait, "the new run and its helper", func() bool {
 					return starts(dir) == 2 && len(marked(m)) == 2
 				})
@@ -324,10 +324,10 @@ func TestLeftoversSpareFinish(t *testing.T) {
 			testenv.WriteScript(t, filepath.Join(dir, "finish"), "sleep 0.5\necho finished > finished\n")
 			os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte("100\n"), 0644)
 			startSupervise(t, svkit, dir)
-			waitStatus(t, dir, "up", isUp)
-			readFileWait(t, filepath.Join(dir, "ready"))
+			testenv.WaitStatus(t, wait, dir, "up", isUp)
+			testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
 			testenv.Control(t, dir, "d")
-			readFileWait(t, filepath.Join(dir, "finished"))
+			testenv.ReadLines(t, wait, filepath.Join(dir, "finished"))
 			testenv.WaitFor(t, wait, "the helper gone", func() bool { return len(marked(m)) == 0 })
 		})
 	}
@@ -338,10 +338,10 @@ func TestDownSignal(t *testing.T) {
 	dir := service(t, "trap 'echo QUIT >> sigs; exit 0' QUIT\ntrap 'echo TERM >> sigs' TERM\necho ready > ready\nwhile :; do sleep 0.05; done\n")
 	os.WriteFile(filepath.Join(dir, "down-signal"), []byte("SIGQUIT\n"), 0644)
 	startSupervise(t, svkit, dir)
-	waitStatus(t, dir, "up", isUp) // run may write its files before status shows it
-	readFileWait(t, filepath.Join(dir, "ready"))
+	testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
+	testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
 	testenv.Control(t, dir, "d")
-	waitStatus(t, dir, "down", isDown)
+	testenv.WaitStatus(t, wait, dir, "down", isDown)
 	if b, _ := os.ReadFile(filepath.Join(dir, "sigs")); string(b) != "QUIT\n" {
 		t.Errorf("signals seen: %q", b)
 	}
@@ -366,15 +366,15 @@ exit 0
 		return err == nil && daemon != 0 && r.Pid == daemon
 	})
 	testenv.Control(t, dir, "h")
-	readFileWait(t, filepath.Join(dir, "hups"))
+	testenv.ReadLines(t, wait, filepath.Join(dir, "hups"))
 	syscall.Kill(daemon, syscall.SIGKILL)
 	testenv.WaitFor(t, wait, "restart", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "starts"))
 		return string(b) == "start\nstart\n"
 	})
-	r := waitStatus(t, dir, "new daemon followed", func(r svdir.Status) bool { return r.Pid != 0 && r.Pid != daemon })
+	r := testenv.WaitStatus(t, wait, dir, "new daemon followed", func(r svdir.Status) bool { return r.Pid != 0 && r.Pid != daemon })
 	testenv.Control(t, dir, "d")
-	waitStatus(t, dir, "down", isDown)
+	testenv.WaitStatus(t, wait, dir, "down", isDown)
 	testenv.WaitFor(t, wait, "daemon gone", func() bool { return !testenv.Alive(r.Pid) })
 }
 
@@ -400,7 +400,7 @@ exit 0
 			os.WriteFile(filepath.Join(dir, "pidfile"), []byte("daemon.pid\n"), 0644)
 			touch := func(name string) { os.WriteFile(filepath.Join(dir, name), nil, 0644) }
 			p := startSupervise(t, svkit, dir)
-			r := waitStatus(t, dir, "up", isUp)
+			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 			if beforeReap {
 				syscall.Kill(p.Pid(), syscall.SIGSTOP)
 				touch("go")
@@ -422,8 +422,8 @@ exit 0
 			}
 			startSupervise(t, svkit, dir)
 			touch("go2")
-			daemon, _ := strconv.Atoi(strings.TrimSpace(readFileWait(t, filepath.Join(dir, "daemon.pid"))))
-			waitStatus(t, dir, "the daemon followed", func(r svdir.Status) bool { return r.Pid == daemon })
+			daemon, _ := strconv.Atoi(strings.TrimSpace(testenv.ReadLines(t, wait, filepath.Join(dir, "daemon.pid"))))
+			testenv.WaitStatus(t, wait, dir, "the daemon followed", func(r svdir.Status) bool { return r.Pid == daemon })
 			time.Sleep(200 * time.Millisecond)
 			if b, _ := os.ReadFile(filepath.Join(dir, "starts")); string(b) != "start\n" {
 				t.Fatalf("run started again: %q", b)
@@ -432,7 +432,7 @@ exit 0
 				t.Fatalf("daemons %v", pids)
 			}
 			testenv.Control(t, dir, "d")
-			waitStatus(t, dir, "down", isDown)
+			testenv.WaitStatus(t, wait, dir, "down", isDown)
 			testenv.WaitFor(t, wait, "daemon gone", func() bool { return len(marked(m)) == 0 })
 		})
 	}
@@ -456,7 +456,7 @@ func TestReadoptUnderSvscan(t *testing.T) {
 		sv.Wait(t, wait)
 		testenv.RemoveGroup(dir)
 	})
-	r := waitStatus(t, dir, "up", isUp)
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 	var old int
 	for _, in := range proc.All() {
 		if in.PPid == sv.Pid() {
@@ -486,17 +486,17 @@ func TestReadoptUnderSvscan(t *testing.T) {
 		}
 		return err == nil
 	})
-	if r2 := readStatus(t, dir); r2.Pid != r.Pid {
+	if r2 := testenv.ReadStatus(t, dir); r2.Pid != r.Pid {
 		t.Fatalf("status pid %d after re-adoption, want %d", r2.Pid, r.Pid)
 	}
 	if pids := marked(m); len(pids) != 1 {
 		t.Fatalf("copies running: %v", pids)
 	}
 	testenv.Control(t, dir, "d")
-	waitStatus(t, dir, "down", isDown)
+	testenv.WaitStatus(t, wait, dir, "down", isDown)
 	testenv.WaitFor(t, wait, "old copy gone", func() bool { return len(marked(m)) == 0 })
 	testenv.Control(t, dir, "u")
-	waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
+	testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 	testenv.WaitFor(t, wait, "the second start", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "starts"))
 		return string(b) == "start\nstart\n"
@@ -529,7 +529,7 @@ func TestKilledWhileStarting(t *testing.T) {
 			dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
 			// Runs after strace is killed: a supervise it left (when
 			// the test fails before the kill) goes too.
-			t.Cleanup(func() { killIn(dir); testenv.RemoveGroup(dir) })
+			t.Cleanup(func() { testenv.KillIn(dir); testenv.RemoveGroup(dir) })
 			if tc.noCgroup {
 				os.WriteFile(filepath.Join(dir, "no-cgroup"), nil, 0644)
 			}
@@ -567,7 +567,7 @@ func TestKilledWhileStarting(t *testing.T) {
 			time.Sleep(30 * time.Millisecond) // three clock ticks of /proc's start times
 			before := time.Now()
 			startSupervise(t, svkit, dir)
-			r := waitStatus(t, dir, "up", isUp)
+			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 			if tc.forked && r.Pid != first[0] {
 				t.Fatalf("status pid %d, want the re-adopted %d", r.Pid, first[0])
 			}
@@ -582,10 +582,10 @@ func TestKilledWhileStarting(t *testing.T) {
 				t.Fatalf("copies running %v, status pid %d", pids, r.Pid)
 			}
 			testenv.Control(t, dir, "d")
-			waitStatus(t, dir, "down", isDown)
+			testenv.WaitStatus(t, wait, dir, "down", isDown)
 			testenv.WaitFor(t, wait, "the copy gone", func() bool { return len(marked(m)) == 0 })
 			testenv.Control(t, dir, "u")
-			waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
+			testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 			testenv.WaitFor(t, wait, "one copy again", func() bool { return len(marked(m)) == 1 })
 		})
 	}
@@ -620,7 +620,7 @@ func TestStartingRecordIgnoresOlderProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	startSupervise(t, svkit, dir)
-	r := waitStatus(t, dir, "up", isUp)
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 	if r.Pid == old.Pid() {
 		t.Fatal("adopted a process older than the start")
 	}
@@ -682,7 +682,7 @@ func TestRecycledPid(t *testing.T) {
 	t.Cleanup(func() { killMarked(m) })
 	dir := service(t, "exec sleep 1"+m+"\n")
 	p := startSupervise(t, svkit, dir)
-	r := waitStatus(t, dir, "up", isUp)
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 	p.KillAndWait(t, syscall.SIGKILL)
 	syscall.Kill(r.Pid, syscall.SIGKILL)
 	var ws unix.WaitStatus
@@ -709,14 +709,14 @@ func TestRecycledPid(t *testing.T) {
 		t.Fatalf("record %q does not name the old pid %d", b, r.Pid)
 	}
 	startSupervise(t, svkit, dir)
-	r2 := waitStatus(t, dir, "up", isUp)
+	r2 := testenv.WaitStatus(t, wait, dir, "up", isUp)
 	if r2.Pid == r.Pid {
 		t.Fatal("adopted the process that took the recycled pid")
 	}
 	for _, c := range []string{"k", "t", "d", "x"} {
 		testenv.Control(t, dir, c)
 	}
-	waitStatus(t, dir, "down", isDown)
+	testenv.WaitStatus(t, wait, dir, "down", isDown)
 	time.Sleep(100 * time.Millisecond)
 	if !testenv.Alive(victim.Pid()) {
 		t.Fatal("the process with the recycled pid was signalled")
@@ -733,7 +733,7 @@ func TestFrozenGroupThawed(t *testing.T) {
 	t.Cleanup(func() { killMarked(m) })
 	dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
 	p := startSupervise(t, svkit, dir)
-	r := waitStatus(t, dir, "up", isUp)
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 	group := groupPath(t, dir)
 	p.KillAndWait(t, syscall.SIGKILL)
 	if err := os.WriteFile(filepath.Join(group, "cgroup.freeze"), []byte("1"), 0); err != nil {
@@ -745,7 +745,7 @@ func TestFrozenGroupThawed(t *testing.T) {
 	})
 
 	startSupervise(t, svkit, dir)
-	if got := readStatus(t, dir); got.Pid != r.Pid {
+	if got := testenv.ReadStatus(t, dir); got.Pid != r.Pid {
 		t.Fatalf("status pid %d, want the adopted %d", got.Pid, r.Pid)
 	}
 	testenv.WaitFor(t, wait, "the cgroup thawed", func() bool {
@@ -753,10 +753,10 @@ func TestFrozenGroupThawed(t *testing.T) {
 		return strings.TrimSpace(string(b)) == "0"
 	})
 	testenv.Control(t, dir, "d")
-	waitStatus(t, dir, "down", isDown)
+	testenv.WaitStatus(t, wait, dir, "down", isDown)
 	testenv.WaitFor(t, wait, "the adopted run gone", func() bool { return !testenv.Alive(r.Pid) })
 	testenv.Control(t, dir, "u")
-	waitStatus(t, dir, "up again", isUp)
+	testenv.WaitStatus(t, wait, dir, "up again", isUp)
 	testenv.WaitFor(t, wait, "the new run running (not frozen)", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "starts"))
 		return string(b) == "start\nstart\n"
