@@ -81,9 +81,7 @@ func bigSize() int64 {
 func mountTmpfs(t *testing.T, dir, opts string) {
 	t.Helper()
 	mkdirs(t, dir)
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount: %v %s", err, out)
-	}
+	testenv.MustRun(t, "mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir)
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 }
 
@@ -229,9 +227,7 @@ func badCases() []badCase {
 				ro := filepath.Join(dir, "ro")
 				mountTmpfs(t, ro, "size=64k")
 				write(t, filepath.Join(ro, "main", "current"), "old line\n", 0744)
-				if out, err := exec.Command("mount", "-o", "remount,ro", ro).CombinedOutput(); err != nil {
-					t.Fatalf("remount: %v %s", err, out)
-				}
+				testenv.MustRun(t, "mount", "-o", "remount,ro", ro)
 				return []string{"./ro/main"}
 			},
 			check: unchanged("ro/main/current", "old line\n")},
