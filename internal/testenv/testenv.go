@@ -293,16 +293,24 @@ func Run(t testing.TB, dir string, stdin string, name string, args ...string) (s
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			t.Fatalf("run %s %v: %v", name, args, err)
-		}
-		code = ee.ExitCode()
-	}
+	code := ExitCode(t, cmd, cmd.Run())
 	return out.String(), errb.String(), code
+}
+
+// ExitCode returns the exit code that err, from running cmd, stands for: 0
+// for nil, the code of an *exec.ExitError (-1 when a signal killed the
+// process). Any other error (the program could not be started) fails the
+// test.
+func ExitCode(t testing.TB, cmd *exec.Cmd, err error) int {
+	t.Helper()
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("run %v: %v", cmd.Args, err)
+	}
+	return ee.ExitCode()
 }
 
 // MustRun runs a system command to completion, failing the test with its
