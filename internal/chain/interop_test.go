@@ -2,6 +2,7 @@ package chain_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,15 +35,7 @@ func run(t *testing.T, binDir, dir string, extraEnv []string, args ...string) re
 	cmd.Env = append([]string{"PATH=" + path, "A=1", "HOME=/nowhere", "Z=2"}, extraEnv...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("run %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-	}
+	code := testenv.ExitCode(t, cmd, cmd.Run())
 	norm := func(s string) string { return strings.ReplaceAll(s, path, "$PATH") }
 	return result{norm(out.String()), norm(errb.String()), code}
 }
@@ -457,8 +450,8 @@ func TestFghackWaitsForDaemon(t *testing.T) {
 		cmd := exec.Command(name, args...)
 		cmd.Dir = dir // no stdout/stderr pipes: nothing else waits for the daemon
 		err := cmd.Run()
-		ee, ok := err.(*exec.ExitError)
-		if !ok || ee.ExitCode() != 4 {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 4 {
 			t.Fatalf("fghack=%v: %v, want exit 4", withFghack, err)
 		}
 		_, statErr := os.Stat(filepath.Join(dir, "done"))
