@@ -8,13 +8,27 @@ import (
 	"testing"
 )
 
+// matchCase is a request line and the route (or refusal) Match must give.
+type matchCase struct {
+	method, path string
+	kind         int
+	name         string
+	status       int
+}
+
+// checkMatch runs Match on every case.
+func checkMatch(t *testing.T, cases []matchCase) {
+	t.Helper()
+	for _, tc := range cases {
+		r, status, _ := Match(tc.method, tc.path)
+		if status != tc.status || r.Kind != tc.kind || r.Name != tc.name {
+			t.Errorf("Match(%s %q) = %+v, %d; want kind %d name %q status %d", tc.method, tc.path, r, status, tc.kind, tc.name, tc.status)
+		}
+	}
+}
+
 func TestMatch(t *testing.T) {
-	tests := []struct {
-		method, path string
-		kind         int
-		name         string
-		status       int
-	}{
+	checkMatch(t, []matchCase{
 		{"GET", "/healthz", rHealth, "", 0},
 		{"HEAD", "/healthz", rHealth, "", 0},
 		{"GET", "/metrics", rMetrics, "", 0},
@@ -47,13 +61,7 @@ func TestMatch(t *testing.T) {
 		{"GET", "metrics", 0, "", 404},
 		{"GET", "/v1/services/" + strings.Repeat("a", 256), 0, "", 404},
 		{"GET", "/v1/services/" + strings.Repeat("a", 255), rOne, strings.Repeat("a", 255), 0},
-	}
-	for _, tc := range tests {
-		r, status, _ := Match(tc.method, tc.path)
-		if status != tc.status || r.Kind != tc.kind || r.Name != tc.name {
-			t.Errorf("Match(%s %q) = %+v, %d; want kind %d name %q status %d", tc.method, tc.path, r, status, tc.kind, tc.name, tc.status)
-		}
-	}
+	})
 }
 
 func TestParseLetters(t *testing.T) {
