@@ -8,6 +8,9 @@ import (
 	"testing"
 )
 
+// TestCandidates: the places execvp tries for a file, in PATH's order; an
+// empty entry is the current directory and a name with a slash is taken as
+// it is.
 func TestCandidates(t *testing.T) {
 	for _, tc := range []struct {
 		file, path string
