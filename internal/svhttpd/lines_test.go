@@ -17,18 +17,6 @@ import (
 	"svkit/internal/testenv"
 )
 
-func TestMatchLines(t *testing.T) {
-	checkMatch(t, []matchCase{
-		{"GET", "/v1/services/web/lines", rLines, "web", 0},
-		{"GET", "/v1/lines", rAllLines, "", 0},
-		{"POST", "/v1/lines", 0, "", 405},
-		{"HEAD", "/v1/services/web/lines", 0, "", 405},
-		{"GET", "/v1/services/../lines", 0, "", 404},
-		{"GET", "/v1/services/web/lines/x", 0, "", 404},
-		{"GET", "/v1/services/web/log/lines", 0, "", 404},
-	})
-}
-
 func TestLinesParams(t *testing.T) {
 	for q, want := range map[string]int{"": 10, "n=0": 0, "n=7": 7, "n=10000": 10000, "n=10000&follow=1": 10000, "follow=0": 10,
 		"n=10001": -1, "n=-1": -1, "n=+1": -1, "n=": -1, "n=x": -1, "follow=2": -1, "follow=": -1} {

@@ -8,27 +8,13 @@ import (
 	"testing"
 )
 
-// matchCase is a request line and the route (or refusal) Match must give.
-type matchCase struct {
-	method, path string
-	kind         int
-	name         string
-	status       int
-}
-
-// checkMatch runs Match on every case.
-func checkMatch(t *testing.T, cases []matchCase) {
-	t.Helper()
-	for _, tc := range cases {
-		r, status, _ := Match(tc.method, tc.path)
-		if status != tc.status || r.Kind != tc.kind || r.Name != tc.name {
-			t.Errorf("Match(%s %q) = %+v, %d; want kind %d name %q status %d", tc.method, tc.path, r, status, tc.kind, tc.name, tc.status)
-		}
-	}
-}
-
 func TestMatch(t *testing.T) {
-	checkMatch(t, []matchCase{
+	tests := []struct {
+		method, path string
+		kind         int
+		name         string
+		status       int
+	}{
 		{"GET", "/healthz", rHealth, "", 0},
 		{"HEAD", "/healthz", rHealth, "", 0},
 		{"GET", "/metrics", rMetrics, "", 0},
@@ -61,7 +47,20 @@ func TestMatch(t *testing.T) {
 		{"GET", "metrics", 0, "", 404},
 		{"GET", "/v1/services/" + strings.Repeat("a", 256), 0, "", 404},
 		{"GET", "/v1/services/" + strings.Repeat("a", 255), rOne, strings.Repeat("a", 255), 0},
-	})
+		{"GET", "/v1/services/web/lines", rLines, "web", 0},
+		{"GET", "/v1/lines", rAllLines, "", 0},
+		{"POST", "/v1/lines", 0, "", 405},
+		{"HEAD", "/v1/services/web/lines", 0, "", 405},
+		{"GET", "/v1/services/../lines", 0, "", 404},
+		{"GET", "/v1/services/web/lines/x", 0, "", 404},
+		{"GET", "/v1/services/web/log/lines", 0, "", 404},
+	}
+	for _, tc := range tests {
+		r, status, _ := Match(tc.method, tc.path)
+		if status != tc.status || r.Kind != tc.kind || r.Name != tc.name {
+			t.Errorf("Match(%s %q) = %+v, %d; want kind %d name %q status %d", tc.method, tc.path, r, status, tc.kind, tc.name, tc.status)
+		}
+	}
 }
 
 func TestParseLetters(t *testing.T) {
