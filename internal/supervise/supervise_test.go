@@ -44,6 +44,24 @@ func service(t *testing.T, run string) string {
 	return dir
 }
 
+// upService makes a service directory with the given run script body,
+// runs im's supervise on it and waits until the service is up.
+func upService(t *testing.T, im impl, run string) string {
+	t.Helper()
+	dir := service(t, run)
+	startSupervise(t, im, dir)
+	testenv.WaitStatus(t, wait, dir, "up", isUp)
+	return dir
+}
+
+// bringDown sends d to dir's supervise and waits until the service is
+// down.
+func bringDown(t *testing.T, dir string) {
+	t.Helper()
+	testenv.Control(t, dir, "d")
+	testenv.WaitStatus(t, wait, dir, "down", isDown)
+}
+
 // startSupervise runs `supervise dir` and waits until it answers on ok.
 // At cleanup it stops the service and supervise, and kills what is left.
 func startSupervise(t *testing.T, im impl, dir string) *testenv.Proc {
@@ -94,9 +112,7 @@ func svstat(t *testing.T, dir string) string {
 func TestStartupFiles(t *testing.T) {
 	for _, im := range both {
 		t.Run(im.name, func(t *testing.T) {
-			dir := service(t, "exec sleep 1000\n")
-			startSupervise(t, im, dir)
-			testenv.WaitStatus(t, wait, dir, "up", isUp)
+			dir := upService(t, im, "exec sleep 1000\n")
 			want := map[string]os.FileMode{
 				"supervise":       os.ModeDir | 0700,
 				svdir.LockPath:    0600,
@@ -436,8 +452,7 @@ func TestCommandsAtOnce(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 		start := time.Now()
-		testenv.Control(t, dir, "d")
-		testenv.WaitStatus(t, wait, dir, "down", isDown)
+		bringDown(t, dir)
 		testenv.Control(t, dir, "u")
 		r2 := testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 		if d := time.Since(start); d > 900*time.Millisecond {
@@ -456,9 +471,7 @@ func TestCommandsAtOnce(t *testing.T) {
 func TestCommandBurst(t *testing.T) {
 	for _, im := range both {
 		t.Run(im.name, func(t *testing.T) {
-			dir := service(t, "exec sleep 1000\n")
-			startSupervise(t, im, dir)
-			testenv.WaitStatus(t, wait, dir, "up", isUp)
+			dir := upService(t, im, "exec sleep 1000\n")
 			if im.name == "0.76" {
 				time.Sleep(1100 * time.Millisecond) // out of 0.76's deaf second after a start
 			}
@@ -746,8 +759,7 @@ func TestNoGrowth(t *testing.T) {
 	}
 	cycles := func(n int) {
 		for i := 0; i < n; i++ {
-			testenv.Control(t, dir, "d")
-			testenv.WaitStatus(t, wait, dir, "down", isDown)
+			bringDown(t, dir)
 			testenv.Control(t, dir, "u")
 			old := r.Pid
 			r = testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != old })

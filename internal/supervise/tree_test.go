@@ -41,9 +41,18 @@ func killMarked(marker string) {
 	}
 }
 
-// uniq returns a marker no other test uses: a sleep duration.
+// waitMarked waits until n live processes carry the marker.
+func waitMarked(t *testing.T, marker string, n int, what string) {
+	t.Helper()
+	testenv.WaitFor(t, wait, what, func() bool { return len(marked(marker)) == n })
+}
+
+// uniq returns a marker no other test uses (a sleep duration) and kills
+// the processes that carry it when the test ends.
 func uniq(t *testing.T) string {
-	return strconv.Itoa(100000 + int(time.Now().UnixNano()%800000))
+	m := strconv.Itoa(100000 + int(time.Now().UnixNano()%800000))
+	t.Cleanup(func() { killMarked(m) })
+	return m
 }
 
 // TestReadopt: after supervise is SIGKILLed, the supervise that replaces it
@@ -53,7 +62,6 @@ func TestReadopt(t *testing.T) {
 	for _, im := range both {
 		t.Run(im.name, func(t *testing.T) {
 			m := uniq(t)
-			t.Cleanup(func() { killMarked(m) })
 			dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
 			p := startSupervise(t, im, dir)
 			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
@@ -64,7 +72,7 @@ func TestReadopt(t *testing.T) {
 			startSupervise(t, im, dir)
 			if im.name == "0.76" {
 				// The known 0.76 failure: a second copy.
-				testenv.WaitFor(t, wait, "0.76's duplicate", func() bool { return len(marked(m)) == 2 })
+				waitMarked(t, m, 2, "0.76's duplicate")
 				return
 			}
 			r2 := testenv.ReadStatus(t, dir)
@@ -78,8 +86,7 @@ func TestReadopt(t *testing.T) {
 			if got := svstat(t, dir); got != "up (pid P) S seconds\n" {
 				t.Errorf("svstat %q", got)
 			}
-			testenv.Control(t, dir, "d")
-			testenv.WaitStatus(t, wait, dir, "down", isDown)
+			bringDown(t, dir)
 			testenv.WaitFor(t, wait, "old copy gone", func() bool { return !testenv.Alive(r.Pid) })
 			testenv.Control(t, dir, "u")
 			r3 := testenv.WaitStatus(t, wait, dir, "up again", isUp)
@@ -99,7 +106,6 @@ func TestReadopt(t *testing.T) {
 // adopted, and svc never signals that process.
 func TestNoAdoptionOfRecycledPid(t *testing.T) {
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	victim := testenv.Start(t, exec.Command("sleep", m))
 	id, err := proc.Lookup(victim.Pid())
 	if err != nil {
@@ -121,8 +127,7 @@ func TestNoAdoptionOfRecycledPid(t *testing.T) {
 			t.Fatalf("record %q: adopted an unrelated process", rec)
 		}
 		testenv.Control(t, dir, "k")
-		testenv.Control(t, dir, "d")
-		testenv.WaitStatus(t, wait, dir, "down", isDown)
+		bringDown(t, dir)
 		if !testenv.Alive(id.Pid) {
 			t.Fatalf("record %q: the unrelated process was killed", rec)
 		}
@@ -135,7 +140,6 @@ func TestTreeDown(t *testing.T) {
 	for _, mode := range []string{"cgroup", "subreaper"} {
 		t.Run(mode, func(t *testing.T) {
 			m := uniq(t)
-			t.Cleanup(func() { killMarked(m) })
 			dir := service(t, fmt.Sprintf(`sleep %[1]s &
 sleep %[1]s &
 ( ( setsid sleep %[1]s & ) & )
@@ -150,10 +154,9 @@ wait
 			startSupervise(t, svkit, dir)
 			testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
 			testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
-			testenv.WaitFor(t, wait, "three sleeps", func() bool { return len(marked(m)) == 3 })
-			testenv.Control(t, dir, "d")
-			testenv.WaitStatus(t, wait, dir, "down", isDown)
-			testenv.WaitFor(t, wait, "whole tree gone", func() bool { return len(marked(m)) == 0 })
+			waitMarked(t, m, 3, "three sleeps")
+			bringDown(t, dir)
+			waitMarked(t, m, 0, "whole tree gone")
 		})
 	}
 }
@@ -162,7 +165,6 @@ wait
 // timeout-kill milliseconds.
 func TestTimeoutKill(t *testing.T) {
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	dir := service(t, fmt.Sprintf("trap 'echo TERM >> sigs' TERM\nsleep %s &\necho ready > ready\nwhile :; do sleep 0.05; done\n", m))
 	os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte("300\n"), 0644)
 	startSupervise(t, svkit, dir)
@@ -175,7 +177,7 @@ func TestTimeoutKill(t *testing.T) {
 	if d := time.Since(start); d < 250*time.Millisecond {
 		t.Errorf("killed after %v, before the timeout", d)
 	}
-	testenv.WaitFor(t, wait, "tree gone", func() bool { return len(marked(m)) == 0 })
+	waitMarked(t, m, 0, "tree gone")
 }
 
 // treeModes are the two ways supervise finds the service's processes.
@@ -229,7 +231,6 @@ func TestLeftoversCrashLoop(t *testing.T) {
 		} {
 			t.Run(mode+"/"+tc.name, func(t *testing.T) {
 				m := uniq(t)
-				t.Cleanup(func() { killMarked(m) })
 				dir := treeService(t, mode, "echo start >> starts\n"+fmt.Sprintf(tc.helper, m)+"\nexit 1\n")
 				if tc.timeoutKill != "" {
 					os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte(tc.timeoutKill+"\n"), 0644)
@@ -247,7 +248,7 @@ func TestLeftoversCrashLoop(t *testing.T) {
 				testenv.WaitStatus(t, wait, dir, "between restarts", isDown)
 				testenv.Control(t, dir, "d")
 				testenv.WaitStatus(t, wait, dir, "wanted down", func(r svdir.Status) bool { return r.Pid == 0 && r.Want == svdir.WantDown })
-				testenv.WaitFor(t, wait, "every helper gone", func() bool { return len(marked(m)) == 0 })
+				waitMarked(t, m, 0, "every helper gone")
 			})
 		}
 	}
@@ -265,7 +266,6 @@ func TestLeftoversExit(t *testing.T) {
 		} {
 			t.Run(mode+"/"+tc.name, func(t *testing.T) {
 				m := uniq(t)
-				t.Cleanup(func() { killMarked(m) })
 				dir := treeService(t, mode, "echo start >> starts\n"+fmt.Sprintf(tc.helper, m)+"\nexit 1\n")
 				p := startSupervise(t, svkit, dir)
 				testenv.WaitFor(t, wait, "two starts", func() bool { return starts(dir) >= 2 })
@@ -288,15 +288,13 @@ func TestLeftoversBeforeStart(t *testing.T) {
 		for _, cmd := range []string{"u", "o"} {
 			t.Run(mode+"/"+cmd, func(t *testing.T) {
 				m := uniq(t)
-				t.Cleanup(func() { killMarked(m) })
 				dir := treeService(t, mode, "echo start >> starts\n"+ignoresTerm(m)+"\nexec sleep 1"+m+"\n")
 				startSupervise(t, svkit, dir)
-				testenv.WaitFor(t, wait, "run and its helper", func() bool { return len(marked(m)) == 2 })
+				waitMarked(t, m, 2, "run and its helper")
 				testenv.ReadLines(t, wait, filepath.Join(dir, "helpers"))
 				old := marked(m)
-				testenv.Control(t, dir, "d")
-				testenv.WaitStatus(t, wait, dir, "down", isDown)
-				testenv.WaitFor(t, wait, "run gone, the helper left", func() bool { return len(marked(m)) == 1 })
+				bringDown(t, dir)
+				waitMarked(t, m, 1, "run gone, the helper left")
 				testenv.Control(t, dir, cmd)
 				testenv.WaitStatus(t, wait, dir, "up again", isUp)
 				testenv.WaitFor(t, wait, "the new run and its helper", func() bool {
@@ -319,7 +317,6 @@ func TestLeftoversSpareFinish(t *testing.T) {
 	for _, mode := range treeModes {
 		t.Run(mode, func(t *testing.T) {
 			m := uniq(t)
-			t.Cleanup(func() { killMarked(m) })
 			dir := treeService(t, mode, ignoresTerm(m)+"\necho ready > ready\nexec sleep 1"+m+"\n")
 			testenv.WriteScript(t, filepath.Join(dir, "finish"), "sleep 0.5\necho finished > finished\n")
 			os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte("100\n"), 0644)
@@ -328,7 +325,7 @@ func TestLeftoversSpareFinish(t *testing.T) {
 			testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
 			testenv.Control(t, dir, "d")
 			testenv.ReadLines(t, wait, filepath.Join(dir, "finished"))
-			testenv.WaitFor(t, wait, "the helper gone", func() bool { return len(marked(m)) == 0 })
+			waitMarked(t, m, 0, "the helper gone")
 		})
 	}
 }
@@ -340,8 +337,7 @@ func TestDownSignal(t *testing.T) {
 	startSupervise(t, svkit, dir)
 	testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
 	testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
-	testenv.Control(t, dir, "d")
-	testenv.WaitStatus(t, wait, dir, "down", isDown)
+	bringDown(t, dir)
 	if b, _ := os.ReadFile(filepath.Join(dir, "sigs")); string(b) != "QUIT\n" {
 		t.Errorf("signals seen: %q", b)
 	}
@@ -351,7 +347,6 @@ func TestDownSignal(t *testing.T) {
 // as the service: status shows it, svc reaches it, its death restarts run.
 func TestPidfile(t *testing.T) {
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	dir := service(t, fmt.Sprintf(`echo start >> starts
 ( ( exec /bin/sh -c 'trap "echo HUP >> hups" HUP; echo $$ > daemon.pid; while :; do sleep 0.05; done' %s ) & )
 exit 0
@@ -373,8 +368,7 @@ exit 0
 		return string(b) == "start\nstart\n"
 	})
 	r := testenv.WaitStatus(t, wait, dir, "new daemon followed", func(r svdir.Status) bool { return r.Pid != 0 && r.Pid != daemon })
-	testenv.Control(t, dir, "d")
-	testenv.WaitStatus(t, wait, dir, "down", isDown)
+	bringDown(t, dir)
 	testenv.WaitFor(t, wait, "daemon gone", func() bool { return !testenv.Alive(r.Pid) })
 }
 
@@ -391,7 +385,6 @@ func TestPidfileKilledWhileFollowing(t *testing.T) {
 	for _, beforeReap := range []bool{true, false} {
 		t.Run(fmt.Sprintf("before-reap=%v", beforeReap), func(t *testing.T) {
 			m := uniq(t)
-			t.Cleanup(func() { killMarked(m) })
 			dir := service(t, fmt.Sprintf(`echo start >> starts
 ( ( exec /bin/sh -c 'while [ ! -e go2 ]; do sleep 0.01; done; echo $$ > daemon.pid; while :; do sleep 0.05; done' %s ) & )
 while [ ! -e go ]; do sleep 0.01; done
@@ -431,9 +424,8 @@ exit 0
 			if pids := marked(m); len(pids) != 1 {
 				t.Fatalf("daemons %v", pids)
 			}
-			testenv.Control(t, dir, "d")
-			testenv.WaitStatus(t, wait, dir, "down", isDown)
-			testenv.WaitFor(t, wait, "daemon gone", func() bool { return len(marked(m)) == 0 })
+			bringDown(t, dir)
+			waitMarked(t, m, 0, "daemon gone")
 		})
 	}
 }
@@ -444,7 +436,6 @@ exit 0
 // and svc -d / -u work on it.
 func TestReadoptUnderSvscan(t *testing.T) {
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	scan := t.TempDir()
 	dir := filepath.Join(scan, "svc")
 	testenv.WriteScript(t, filepath.Join(dir, "run"), "echo start >> starts\nexec sleep "+m+"\n")
@@ -492,9 +483,8 @@ func TestReadoptUnderSvscan(t *testing.T) {
 	if pids := marked(m); len(pids) != 1 {
 		t.Fatalf("copies running: %v", pids)
 	}
-	testenv.Control(t, dir, "d")
-	testenv.WaitStatus(t, wait, dir, "down", isDown)
-	testenv.WaitFor(t, wait, "old copy gone", func() bool { return len(marked(m)) == 0 })
+	bringDown(t, dir)
+	waitMarked(t, m, 0, "old copy gone")
 	testenv.Control(t, dir, "u")
 	testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 	testenv.WaitFor(t, wait, "the second start", func() bool {
@@ -525,7 +515,6 @@ func TestKilledWhileStarting(t *testing.T) {
 				requireGroup(t)
 			}
 			m := uniq(t)
-			t.Cleanup(func() { killMarked(m) })
 			dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
 			// Runs after strace is killed: a supervise it left (when
 			// the test fails before the kill) goes too.
@@ -559,7 +548,7 @@ func TestKilledWhileStarting(t *testing.T) {
 			tracer.KillAndWait(t, syscall.SIGKILL)
 			var first []int
 			if tc.forked {
-				testenv.WaitFor(t, wait, "the first run", func() bool { return len(marked(m)) == 1 })
+				waitMarked(t, m, 1, "the first run")
 				first = marked(m)
 			} else if pids := marked(m); len(pids) != 0 {
 				t.Fatalf("run started before the fork: %v", pids)
@@ -581,12 +570,11 @@ func TestKilledWhileStarting(t *testing.T) {
 			if pids := marked(m); len(pids) != 1 || pids[0] != r.Pid {
 				t.Fatalf("copies running %v, status pid %d", pids, r.Pid)
 			}
-			testenv.Control(t, dir, "d")
-			testenv.WaitStatus(t, wait, dir, "down", isDown)
-			testenv.WaitFor(t, wait, "the copy gone", func() bool { return len(marked(m)) == 0 })
+			bringDown(t, dir)
+			waitMarked(t, m, 0, "the copy gone")
 			testenv.Control(t, dir, "u")
 			testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
-			testenv.WaitFor(t, wait, "one copy again", func() bool { return len(marked(m)) == 1 })
+			waitMarked(t, m, 1, "one copy again")
 		})
 	}
 }
@@ -598,7 +586,6 @@ func TestKilledWhileStarting(t *testing.T) {
 func TestStartingRecordIgnoresOlderProcesses(t *testing.T) {
 	requireGroup(t)
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	m2 := uniq(t) + "1"
 	t.Cleanup(func() { killMarked(m2) })
 	dir := service(t, "exec sleep "+m2+"\n")
@@ -679,7 +666,6 @@ func TestRecycledPid(t *testing.T) {
 	}
 	t.Cleanup(func() { unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) })
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	dir := service(t, "exec sleep 1"+m+"\n")
 	p := startSupervise(t, svkit, dir)
 	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
@@ -730,7 +716,6 @@ func TestRecycledPid(t *testing.T) {
 func TestFrozenGroupThawed(t *testing.T) {
 	requireGroup(t)
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
 	p := startSupervise(t, svkit, dir)
 	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
@@ -752,8 +737,7 @@ func TestFrozenGroupThawed(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(group, "cgroup.freeze"))
 		return strings.TrimSpace(string(b)) == "0"
 	})
-	testenv.Control(t, dir, "d")
-	testenv.WaitStatus(t, wait, dir, "down", isDown)
+	bringDown(t, dir)
 	testenv.WaitFor(t, wait, "the adopted run gone", func() bool { return !testenv.Alive(r.Pid) })
 	testenv.Control(t, dir, "u")
 	testenv.WaitStatus(t, wait, dir, "up again", isUp)
