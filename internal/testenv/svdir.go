@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -76,4 +77,28 @@ func ReadLines(t testing.TB, timeout time.Duration, path string) string {
 func Peek(path string) string {
 	b, _ := os.ReadFile(path)
 	return string(b)
+}
+
+// ScanDir makes a fresh test directory holding an empty scan directory sv,
+// and returns both.
+func ScanDir(t testing.TB) (root, scan string) {
+	t.Helper()
+	root = t.TempDir()
+	scan = filepath.Join(root, "sv")
+	if err := os.Mkdir(scan, 0755); err != nil {
+		t.Fatal(err)
+	}
+	return root, scan
+}
+
+// Open opens path for reading, failing the test if it cannot; the file is
+// closed when the test ends.
+func Open(t testing.TB, path string) *os.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
