@@ -91,11 +91,8 @@ type scanTree struct {
 // services is left and removes their cgroups.
 func newTree(t *testing.T) *scanTree {
 	t.Helper()
-	root := t.TempDir()
-	tr := &scanTree{t: t, root: root, scan: filepath.Join(root, "sv")}
-	if err := os.Mkdir(tr.scan, 0755); err != nil {
-		t.Fatal(err)
-	}
+	root, scan := testenv.ScanDir(t)
+	tr := &scanTree{t: t, root: root, scan: scan}
 	cmd := exec.Command(testenv.Prog(t, "svscan"), tr.scan)
 	cmd.Env = append(os.Environ(), "PATH="+testenv.Bin(t)+":"+os.Getenv("PATH"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -149,12 +146,7 @@ func svprof(t *testing.T, args ...string) (string, int) {
 // readProfile parses a profile file with profile.Parse and checks it.
 func readProfile(t *testing.T, path string) *profile.Profile {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p, err := profile.Parse(f)
+	p, err := profile.Parse(testenv.Open(t, path))
 	if err != nil {
 		t.Fatalf("profile.Parse %s: %v", path, err)
 	}
