@@ -375,12 +375,7 @@ func checkContents(t *testing.T, d debs, x string) {
 
 func gunzip(t *testing.T, path string) string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
+	z, err := gzip.NewReader(testenv.Open(t, path))
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
