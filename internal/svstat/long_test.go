@@ -145,7 +145,7 @@ func TestLong(t *testing.T) {
 			dir := filepath.Join(root, strings.ReplaceAll(tc.name, " ", "-"))
 			os.MkdirAll(dir, 0755)
 			tc.setup(dir)
-			testenv.StartSupervise(t, sv, dir)
+			testenv.StartSupervise(t, sv, dir, testenv.FastSchedule)
 			if _, err := os.Stat(dir + "/log/run"); err == nil {
 				testenv.StartSupervise(t, sv, dir+"/log")
 				testenv.WaitFor(t, 15*time.Second, "the logger up", func() bool { return testenv.PidOf(dir+"/log") != 0 })
