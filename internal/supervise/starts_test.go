@@ -16,7 +16,8 @@ import (
 // restarts rather than time them. The test binaries are built with the
 // svkit_testhooks tag, which honours SVKIT_TEST_TIMESCALE.
 func fastSchedule(t *testing.T) {
-	t.Setenv("SVKIT_TEST_TIMESCALE", "0.2")
+	k, v, _ := strings.Cut(testenv.FastSchedule, "=")
+	t.Setenv(k, v)
 }
 
 // TestStartFailureMessages: a run that cannot be started is reported with
