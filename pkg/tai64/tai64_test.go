@@ -7,6 +7,7 @@ import (
 )
 
 func TestFromTimeGolden(t *testing.T) {
+	t.Parallel()
 	// 0x6b0245ae - 10 = unix seconds of the SPEC's example status stamp.
 	tm := time.Unix(0x6b0245ae-10, 959258*1000+123)
 	l := FromTime(tm)
@@ -25,6 +26,7 @@ func TestFromTimeGolden(t *testing.T) {
 }
 
 func TestParseHex(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in   string
 		want Label
