@@ -10,6 +10,7 @@ import (
 // TestRetry: Retry and Do call again only after EINTR, and give back the
 // first other outcome.
 func TestRetry(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		errs  []error
