@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseRule(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		tz             string
 		ok             bool
@@ -38,6 +39,7 @@ func TestParseRule(t *testing.T) {
 }
 
 func TestConvert(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		tz   string
 		sec  int64
@@ -71,6 +73,7 @@ func TestConvert(t *testing.T) {
 }
 
 func TestTZifLast(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("/usr/share/zoneinfo/America/New_York")
 	if err != nil {
 		t.Skip("no tzdata")
