@@ -1,9 +1,12 @@
-// Package testenv is the kit svkit's integration tests share: the programs
-// built once per test binary, the location of Debian's daemontools for the
-// interop tests, prerequisites that fail under CI and skip elsewhere,
-// bounded polling, processes cleaned up by pid, supervise processes and
-// their cgroups (supervise.go), looks into /proc (proc.go) and readers of
-// the supervise/ records that wait for a state (svdir.go).
+// Package testenv is the kit svkit's tests share, so that no package keeps
+// its own copy of a helper: the programs built once per test binary, the
+// location of Debian's daemontools for the interop tests, prerequisites
+// that fail under CI and skip elsewhere, bounded polling, processes run to
+// completion or cleaned up by pid (testenv.go), supervise processes, their
+// test schedule and cgroups (supervise.go), looks into /proc and kills by
+// working directory (proc.go), readers of the supervise/ records that wait
+// for a state and test directories (svdir.go), and input cut into random
+// reads (chunk.go).
 package testenv
 
 import (
