@@ -39,7 +39,6 @@ func TestParseRule(t *testing.T) {
 }
 
 func TestConvert(t *testing.T) {
-	t.Parallel()
 	cases := []struct {
 		tz   string
 		sec  int64
@@ -54,6 +53,7 @@ func TestConvert(t *testing.T) {
 		{"", 0, "1970-01-01 00:00:00"},
 		{"garbage", 86400, "1970-01-02 00:00:00"},
 	}
+	t.Parallel()
 	for _, c := range cases {
 		tm, ok := LoadTZ(c.tz, true).Convert(c.sec)
 		got := time.Date(int(tm.Year), time.Month(tm.Mon), tm.Day, tm.Hour, tm.Min, tm.Sec, 0, time.UTC).Format("2006-01-02 15:04:05")

@@ -113,7 +113,6 @@ func TestParseSampleKernel(t *testing.T) {
 }
 
 func TestParseMapsLine(t *testing.T) {
-	t.Parallel()
 	cases := []struct {
 		line string
 		want mapping
@@ -130,6 +129,7 @@ func TestParseMapsLine(t *testing.T) {
 		{"401000-400000 r-xp 0 0 0", mapping{}, false},
 		{"", mapping{}, false},
 	}
+	t.Parallel()
 	for _, c := range cases {
 		got, ok := parseMapsLine(c.line)
 		if ok != c.ok || got != c.want {

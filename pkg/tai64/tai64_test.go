@@ -26,7 +26,6 @@ func TestFromTimeGolden(t *testing.T) {
 }
 
 func TestParseHex(t *testing.T) {
-	t.Parallel()
 	cases := []struct {
 		in   string
 		want Label
@@ -38,6 +37,7 @@ func TestParseHex(t *testing.T) {
 		{"40000000", Label{0, 0x40000000}, 8},
 		{"4000000037c219bf2ef02e94ff", Label{0x00000037c219bf2e, 0xf02e94ff}, 26},
 	}
+	t.Parallel()
 	for _, c := range cases {
 		l, n := ParseHex([]byte(c.in))
 		if l != c.want || n != c.n {
