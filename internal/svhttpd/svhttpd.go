@@ -120,7 +120,11 @@ type options struct {
 func parse(argv []string, stderr io.Writer) (options, bool) {
 	o := options{socket: DefaultSocket, mode: DefaultMode, gid: -1, clients: DefaultClients}
 	p := sgetopt.New(argv, "s:M:g:m:c:", stderr)
-	for c := p.Next(); c != sgetopt.EOF; c = p.Next() {
+	for {
+		c := p.Next()
+		if c == sgetopt.EOF {
+			break
+		}
 		switch c {
 		case 's':
 			o.socket = p.Arg
