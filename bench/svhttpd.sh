@@ -18,20 +18,16 @@
 #            and max), svhttpd's CPU % meanwhile
 # Usage: bench/svhttpd.sh [N]   (env: REQS, CLIENTS, RATE, SECS)
 # bash, for $EPOCHREALTIME: the changes are paced without a fork per change.
-set -eu
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin"
+. "$(dirname "$0")/lib.sh"
 N=${1:-500}
 REQS=${REQS:-50}
 CLIENTS=${CLIENTS:-50}
 RATE=${RATE:-100}
 SECS=${SECS:-10}
-work=$(mktemp -d /tmp/svkit-bench-svhttpd.XXXXXX)
-bin=$work/bin
+bench_build svhttpd svscan supervise svhttpd svstat svc
 sv=$work/sv
 sock=$work/svhttpd.sock
-mkdir -p "$bin" "$sv"
-CGO_ENABLED=0 go build -o "$bin/" ./cmd/svscan ./cmd/supervise ./cmd/svhttpd ./cmd/svstat ./cmd/svc
+mkdir -p "$sv"
 export PATH="$bin:$PATH"
 
 svscan_pid=""

@@ -16,26 +16,15 @@
 # Bring-up, PSS and shut-down are the medians of RUNS runs (default 3).
 # Usage: bench/svscan.sh [N]   (env: RUNS, IDLE, OUT)
 # Needs Debian's daemontools, s6 and runit (scripts/deps installs them).
-set -eu
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin"
+. "$(dirname "$0")/lib.sh"
 N=${1:-500}
 RUNS=${RUNS:-3}
 IDLE=${IDLE:-20}
 IMPLS=${IMPLS:-svkit svkit+dt-supervise daemontools s6 runit}
-work=$(mktemp -d /tmp/svkit-bench-svscan.XXXXXX)
-bin=$work/bin
+bench_build svscan svscan supervise
 dtbin=$work/dtbin
-mkdir -p "$bin" "$dtbin"
-CGO_ENABLED=0 go build -o "$bin/" ./cmd/svscan ./cmd/supervise
+mkdir -p "$dtbin"
 ln -s /usr/bin/supervise "$dtbin/supervise"
-
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-
-# pids_under DIR: processes whose working directory is DIR or below.
-pids_under() {
-  find /proc -mindepth 2 -maxdepth 2 -name cwd \( -lname "$1" -o -lname "$1/*" \) 2>/dev/null | cut -d/ -f3
-}
 
 # kill_under DIR: SIGKILL, by pid, whatever still works under DIR.
 kill_under() {

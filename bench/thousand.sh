@@ -9,26 +9,18 @@
 # else running). Not part of the test run;
 # the figures are in TESTING.md ("1000 services").
 # Usage: bench/thousand.sh [N]   (env: LOG=0|1, FLAPS=3, IDLE=10)
-set -eu
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin"
+. "$(dirname "$0")/lib.sh"
 N=${1:-1000}
 LOG=${LOG:-1}
 FLAPS=${FLAPS:-3}
 IDLE=${IDLE:-10}
-work=$(mktemp -d /tmp/svkit-bench-thousand.XXXXXX)
-bin=$work/bin
+bench_build thousand svscan supervise svc multilog
 sv=$work/sv
-mkdir -p "$bin" "$sv"
-CGO_ENABLED=0 go build -o "$bin/" ./cmd/svscan ./cmd/supervise ./cmd/svc ./cmd/multilog
+mkdir -p "$sv"
 
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-pids_under() {
-  find /proc -mindepth 2 -maxdepth 2 -name cwd \( -lname "$work" -o -lname "$work/*" \) 2>/dev/null | cut -d/ -f3
-}
 # tree: svscan, supervise and multilog processes of the run (not services).
 tree() {
-  for p in $(pids_under); do
+  for p in $(pids_under "$work"); do
     c=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
     case "$c" in *svscan*|supervise*|multilog*) echo "$p" ;; esac
   done
@@ -50,7 +42,7 @@ mem() {
 }
 cleanup() {
   for k in 1 2 3 4 5 6 7 8 9 10; do
-    pids=$(pids_under)
+    pids=$(pids_under "$work")
     [ -n "$pids" ] || break
     kill -9 $pids 2>/dev/null || true
     sleep 0.2
@@ -133,6 +125,6 @@ echo "per service: $(mem $(for p in $T; do case "$(tr '\0' ' ' </proc/$p/cmdline
 m0=$(machine_ms)
 t0=$(now_ms)
 kill -TERM $scanner
-while [ -n "$(pids_under)" ]; do sleep 0.1; done
+while [ -n "$(pids_under "$work")" ]; do sleep 0.1; done
 t1=$(now_ms)
 echo "down (TERM to svscan -o): $((t1 - t0)) ms until no process is left; machine CPU $(( $(machine_ms) - m0 )) ms"

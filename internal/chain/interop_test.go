@@ -2,6 +2,7 @@ package chain_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,15 +35,7 @@ func run(t *testing.T, binDir, dir string, extraEnv []string, args ...string) re
 	cmd.Env = append([]string{"PATH=" + path, "A=1", "HOME=/nowhere", "Z=2"}, extraEnv...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("run %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-	}
+	code := testenv.ExitCode(t, cmd, cmd.Run())
 	norm := func(s string) string { return strings.ReplaceAll(s, path, "$PATH") }
 	return result{norm(out.String()), norm(errb.String()), code}
 }
@@ -81,25 +74,12 @@ func openDir(t *testing.T) string {
 	return d
 }
 
-func write(t *testing.T, path, content string, mode os.FileMode) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), mode); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		t.Fatal(err)
-	}
-}
-
 const limits = "cat /proc/self/limits"
 
 func TestSoftlimitInterop(t *testing.T) {
 	dir := t.TempDir()
-	write(t, dir+"/noexec", "#!/bin/sh\n", 0644)
-	write(t, dir+"/noshebang", "echo hi\n", 0755)
+	testenv.WriteFile(t, dir+"/noexec", "#!/bin/sh\n", 0644)
+	testenv.WriteFile(t, dir+"/noshebang", "echo hi\n", 0755)
 	cases := [][]string{
 		{"softlimit"},
 		{"softlimit", "-z", "true"},
@@ -183,30 +163,30 @@ func TestSetuidgidInterop(t *testing.T) {
 
 func TestEnvdirInterop(t *testing.T) {
 	dir := openDir(t)
-	write(t, dir+"/e/A", "hello  \t \nsecond line\n", 0644)
+	testenv.WriteFile(t, dir+"/e/A", "hello  \t \nsecond line\n", 0644)
 	if err := os.MkdirAll(dir+"/fifo", 0755); err != nil {
 		t.Fatal(err)
 	}
-	write(t, dir+"/e/HOME", "", 0644)      // unsets
-	write(t, dir+"/e/EMPTY", "\n", 0644)   // the empty string
-	write(t, dir+"/e/NUL", "a\x00b", 0644) // NUL becomes newline
-	write(t, dir+"/e/.hidden", "x", 0644)
-	write(t, dir+"/e/X=Y", "a=b", 0644)
-	write(t, dir+"/e/Z", "new", 0644)
-	write(t, dir+"/sub/D/f", "", 0644)
-	write(t, dir+"/secret/S", "s", 0600)
-	write(t, dir+"/p/PATH", "/nonexistent", 0644)
-	write(t, dir+"/file", "", 0644)
-	write(t, dir+"/dangling/A", "first", 0644)
+	testenv.WriteFile(t, dir+"/e/HOME", "", 0644)      // unsets
+	testenv.WriteFile(t, dir+"/e/EMPTY", "\n", 0644)   // the empty string
+	testenv.WriteFile(t, dir+"/e/NUL", "a\x00b", 0644) // NUL becomes newline
+	testenv.WriteFile(t, dir+"/e/.hidden", "x", 0644)
+	testenv.WriteFile(t, dir+"/e/X=Y", "a=b", 0644)
+	testenv.WriteFile(t, dir+"/e/Z", "new", 0644)
+	testenv.WriteFile(t, dir+"/sub/D/f", "", 0644)
+	testenv.WriteFile(t, dir+"/secret/S", "s", 0600)
+	testenv.WriteFile(t, dir+"/p/PATH", "/nonexistent", 0644)
+	testenv.WriteFile(t, dir+"/file", "", 0644)
+	testenv.WriteFile(t, dir+"/dangling/A", "first", 0644)
 	if err := os.Symlink("nowhere", dir+"/dangling/B"); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Mkfifo(dir+"/fifo/F", 0644); err != nil {
 		t.Fatal(err)
 	}
-	write(t, dir+"/unsetpath/PATH", "", 0644)
-	write(t, dir+"/cwdpath/PATH", ":/nonexistent", 0644)
-	write(t, dir+"/hello", "#!/bin/sh\necho hello from the cwd\n", 0755)
+	testenv.WriteFile(t, dir+"/unsetpath/PATH", "", 0644)
+	testenv.WriteFile(t, dir+"/cwdpath/PATH", ":/nonexistent", 0644)
+	testenv.WriteFile(t, dir+"/hello", "#!/bin/sh\necho hello from the cwd\n", 0755)
 	cases := [][]string{
 		{"envdir"},
 		{"envdir", "e"},
@@ -302,7 +282,7 @@ func TestFghackInterop(t *testing.T) {
 
 func TestEnvironmentPassedExactly(t *testing.T) {
 	dir := t.TempDir()
-	write(t, dir+"/e/A", "new", 0644)
+	testenv.WriteFile(t, dir+"/e/A", "new", 0644)
 	// Duplicate names and entries without '=' pass through, in order,
 	// except the first A, which envdir replaces.
 	extra := []string{"A=dup", "NOEQUALS", "B=1", "B=2"}
@@ -318,9 +298,9 @@ const chainScript = `env; id; cat /proc/self/limits; ls /proc/$$/fd; set -- $(ca
 func TestChainInterop(t *testing.T) {
 	testenv.RequireRoot(t)
 	dir := openDir(t)
-	write(t, dir+"/env/A", "from envdir", 0644)
-	write(t, dir+"/env/HOME", "", 0644)
-	write(t, dir+"/secret/S", "s", 0600)
+	testenv.WriteFile(t, dir+"/env/A", "from envdir", 0644)
+	testenv.WriteFile(t, dir+"/env/HOME", "", 0644)
+	testenv.WriteFile(t, dir+"/secret/S", "s", 0600)
 	if err := os.Mkdir(dir+"/tmp", 01777); err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +328,7 @@ func TestChainInterop(t *testing.T) {
 func TestChainUnderSmallLimit(t *testing.T) {
 	testenv.RequireRoot(t)
 	dir := openDir(t)
-	write(t, dir+"/env/A", "a", 0644)
+	testenv.WriteFile(t, dir+"/env/A", "a", 0644)
 	bin := testenv.Bin(t)
 	// The exec chain: 0.76's softlimit, then svkit's setuidgid.
 	deb := testenv.Debian(t, "softlimit")
@@ -372,8 +352,8 @@ func TestChainUnderSmallLimit(t *testing.T) {
 func TestIdentify(t *testing.T) {
 	bin := testenv.Bin(t)
 	dir := t.TempDir()
-	write(t, dir+"/fake/envdir", "#!/bin/sh\necho fake envdir \"$@\"\n", 0755)
-	write(t, dir+"/notexec/envdir", "#!/bin/sh\necho not executable\n", 0644)
+	testenv.WriteFile(t, dir+"/fake/envdir", "#!/bin/sh\necho fake envdir \"$@\"\n", 0755)
+	testenv.WriteFile(t, dir+"/notexec/envdir", "#!/bin/sh\necho not executable\n", 0644)
 	if err := os.Mkdir(dir+"/isdir", 0755); err != nil {
 		t.Fatal(err)
 	}
@@ -457,8 +437,8 @@ func TestFghackWaitsForDaemon(t *testing.T) {
 		cmd := exec.Command(name, args...)
 		cmd.Dir = dir // no stdout/stderr pipes: nothing else waits for the daemon
 		err := cmd.Run()
-		ee, ok := err.(*exec.ExitError)
-		if !ok || ee.ExitCode() != 4 {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 4 {
 			t.Fatalf("fghack=%v: %v, want exit 4", withFghack, err)
 		}
 		_, statErr := os.Stat(filepath.Join(dir, "done"))

@@ -13,11 +13,7 @@ const setlockUsage = "setlock: usage: setlock [ -nNxX ] file program [ arg ... ]
 func setlock(c *Chain, argv []string) (step, int) {
 	g := sgetopt.New(argv, "nNxX", c.Stderr)
 	ndelay, x := false, false
-	for {
-		opt := g.Next()
-		if opt == sgetopt.EOF {
-			break
-		}
+	for opt := g.Next(); opt != sgetopt.EOF; opt = g.Next() {
 		switch opt {
 		case 'n':
 			ndelay = true

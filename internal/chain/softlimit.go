@@ -56,11 +56,7 @@ func ParseLimit(s string) (val uint64, hard bool, ok bool) {
 func softlimit(c *Chain, argv []string) (step, int) {
 	g := sgetopt.New(argv, "a:c:d:f:l:m:o:p:r:s:t:", c.Stderr)
 	var lims []limit
-	for {
-		opt := g.Next()
-		if opt == sgetopt.EOF {
-			break
-		}
+	for opt := g.Next(); opt != sgetopt.EOF; opt = g.Next() {
 		res, known := softlimitResources[byte(opt)]
 		if opt == '?' || !known {
 			return step{}, usage(c, softlimitUsage)

@@ -42,25 +42,9 @@ func mkdirs(t *testing.T, paths ...string) {
 	}
 }
 
-func write(t *testing.T, path, s string, mode os.FileMode) {
-	t.Helper()
-	mkdirs(t, filepath.Dir(path))
-	if err := os.WriteFile(path, []byte(s), mode); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func fifo(t *testing.T, path string) {
-	t.Helper()
-	mkdirs(t, filepath.Dir(path))
-	if err := syscall.Mkfifo(path, 0600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func sparseN(t *testing.T, path, head string, size int64) {
 	t.Helper()
-	write(t, path, head, 0644)
+	testenv.WriteFile(t, path, head, 0644)
 	if err := os.Truncate(path, size); err != nil {
 		t.Fatal(err)
 	}
@@ -81,9 +65,7 @@ func bigSize() int64 {
 func mountTmpfs(t *testing.T, dir, opts string) {
 	t.Helper()
 	mkdirs(t, dir)
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount: %v %s", err, out)
-	}
+	testenv.MustRun(t, "mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir)
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 }
 
@@ -102,14 +84,14 @@ const garbage = "\xde\xad\xbe\xef garbage \x00\x01\x02 status!!" // 28 bytes
 
 func badCases() []badCase {
 	service := func(t *testing.T, dir string) {
-		write(t, filepath.Join(dir, "s", "run"), "#!/bin/sh\nexec sleep 100\n", 0755)
+		testenv.WriteFile(t, filepath.Join(dir, "s", "run"), "#!/bin/sh\nexec sleep 100\n", 0755)
 	}
 	// A service dir whose supervise/ was left by a supervise no longer
 	// running (no reader on control, no lock held).
 	stale := func(t *testing.T, dir string) {
 		service(t, dir)
-		fifo(t, filepath.Join(dir, "s", svdir.ControlPath))
-		fifo(t, filepath.Join(dir, "s", svdir.OKPath))
+		testenv.Mkfifo(t, filepath.Join(dir, "s", svdir.ControlPath))
+		testenv.Mkfifo(t, filepath.Join(dir, "s", svdir.OKPath))
 	}
 	// As stale, but with a reader on supervise/ok (standing in for a
 	// running supervise), so that svstat goes on to read status.
@@ -132,7 +114,7 @@ func badCases() []badCase {
 			}},
 		{prog: "supervise", what: "service dir is a regular file", code: 111, msg: "supervise: fatal: unable to chdir to s",
 			setup: func(t *testing.T, dir string) []string {
-				write(t, filepath.Join(dir, "s"), "x", 0644)
+				testenv.WriteFile(t, filepath.Join(dir, "s"), "x", 0644)
 				return []string{"s"}
 			}},
 		{prog: "supervise", what: "run is a directory (retried every second)", code: runs, wait: 1200 * time.Millisecond, msg: "supervise: fatal: unable to start s/run: access denied",
@@ -145,14 +127,14 @@ func badCases() []badCase {
 		{prog: "supervise", what: "supervise/control is a regular file", code: 111, msg: "supervise: fatal: unable to read s/supervise/control: not a", // "not a FIFO" (or "named pipe")
 			setup: func(t *testing.T, dir string) []string {
 				service(t, dir)
-				write(t, filepath.Join(dir, "s", svdir.ControlPath), "keep", 0644)
+				testenv.WriteFile(t, filepath.Join(dir, "s", svdir.ControlPath), "keep", 0644)
 				return []string{"s"}
 			},
 			check: unchanged("s/supervise/control", "keep")},
 		{prog: "supervise", what: "supervise/status is garbage (28 bytes): rewritten", code: runs, wait: 1000 * time.Millisecond, msg: "",
 			setup: func(t *testing.T, dir string) []string {
 				service(t, dir)
-				write(t, filepath.Join(dir, "s", svdir.StatusPath), garbage, 0644)
+				testenv.WriteFile(t, filepath.Join(dir, "s", svdir.StatusPath), garbage, 0644)
 				return []string{"s"}
 			},
 			check: func(t *testing.T, dir string) {
@@ -176,14 +158,14 @@ func badCases() []badCase {
 		{prog: "svc", what: "control FIFO replaced by a regular file", code: 0, msg: "svc: warning: unable to control s: supervise/control is not a FIFO",
 			setup: func(t *testing.T, dir string) []string {
 				service(t, dir)
-				write(t, filepath.Join(dir, "s", svdir.ControlPath), "keep", 0644)
+				testenv.WriteFile(t, filepath.Join(dir, "s", svdir.ControlPath), "keep", 0644)
 				return []string{"-d", "s"}
 			},
 			check: unchanged("s/supervise/control", "keep")},
 		{prog: "svok", what: "ok FIFO replaced by a regular file", code: 111, msg: "svok: fatal: unable to open s/supervise/ok: not a FIFO",
 			setup: func(t *testing.T, dir string) []string {
 				service(t, dir)
-				write(t, filepath.Join(dir, "s", svdir.OKPath), "keep", 0644)
+				testenv.WriteFile(t, filepath.Join(dir, "s", svdir.OKPath), "keep", 0644)
 				return []string{"s"}
 			},
 			check: unchanged("s/supervise/ok", "keep")},
@@ -192,13 +174,13 @@ func badCases() []badCase {
 		{prog: "svstat", what: "status truncated to 10 bytes (supervise running)", code: 0, msg: "s: unable to read supervise/status: bad format",
 			setup: func(t *testing.T, dir string) []string {
 				live(t, dir)
-				write(t, filepath.Join(dir, "s", svdir.StatusPath), garbage[:10], 0644)
+				testenv.WriteFile(t, filepath.Join(dir, "s", svdir.StatusPath), garbage[:10], 0644)
 				return []string{"s"}
 			}},
 		{prog: "svstat", what: "status replaced by garbage (28 bytes, supervise running)", code: 0, msg: "s: ",
 			setup: func(t *testing.T, dir string) []string {
 				live(t, dir)
-				write(t, filepath.Join(dir, "s", svdir.StatusPath), garbage, 0644)
+				testenv.WriteFile(t, filepath.Join(dir, "s", svdir.StatusPath), garbage, 0644)
 				return []string{"s"}
 			},
 			check: unchanged("s/supervise/status", garbage)},
@@ -219,7 +201,7 @@ func badCases() []badCase {
 			setup: func(t *testing.T, dir string) []string { return []string{"nosuch"} }},
 		{prog: "svscan", what: "scan dir is a regular file", code: 111, msg: "svscan: fatal: unable to chdir to f",
 			setup: func(t *testing.T, dir string) []string {
-				write(t, filepath.Join(dir, "f"), "x", 0644)
+				testenv.WriteFile(t, filepath.Join(dir, "f"), "x", 0644)
 				return []string{"f"}
 			}},
 
@@ -228,10 +210,8 @@ func badCases() []badCase {
 			setup: func(t *testing.T, dir string) []string {
 				ro := filepath.Join(dir, "ro")
 				mountTmpfs(t, ro, "size=64k")
-				write(t, filepath.Join(ro, "main", "current"), "old line\n", 0744)
-				if out, err := exec.Command("mount", "-o", "remount,ro", ro).CombinedOutput(); err != nil {
-					t.Fatalf("remount: %v %s", err, out)
-				}
+				testenv.WriteFile(t, filepath.Join(ro, "main", "current"), "old line\n", 0744)
+				testenv.MustRun(t, "mount", "-o", "remount,ro", ro)
 				return []string{"./ro/main"}
 			},
 			check: unchanged("ro/main/current", "old line\n")},
@@ -240,7 +220,7 @@ func badCases() []badCase {
 			setup: func(t *testing.T, dir string) []string {
 				mountTmpfs(t, filepath.Join(dir, "full"), "size=64k")
 				// Existing lines, then the file system is filled.
-				write(t, filepath.Join(dir, "full", "main", "current"), "old line\n", 0744)
+				testenv.WriteFile(t, filepath.Join(dir, "full", "main", "current"), "old line\n", 0744)
 				f, _ := os.Create(filepath.Join(dir, "full", "filler"))
 				f.Write(make([]byte, 1<<20)) // ENOSPC after 64k
 				f.Close()
@@ -254,7 +234,7 @@ func badCases() []badCase {
 			}},
 		{prog: "multilog", what: "log dir path is a regular file", code: 111, msg: "multilog: fatal: unable to open directory ./f: not a directory", stdin: "a\n",
 			setup: func(t *testing.T, dir string) []string {
-				write(t, filepath.Join(dir, "f"), "keep", 0644)
+				testenv.WriteFile(t, filepath.Join(dir, "f"), "keep", 0644)
 				return []string{"./f"}
 			},
 			check: unchanged("f", "keep")},

@@ -7,7 +7,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// TestRetry: Retry and Do call again only after EINTR, and give back the
+// first other outcome.
 func TestRetry(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		errs  []error

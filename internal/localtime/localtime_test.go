@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseRule(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		tz             string
 		ok             bool
@@ -52,6 +53,7 @@ func TestConvert(t *testing.T) {
 		{"", 0, "1970-01-01 00:00:00"},
 		{"garbage", 86400, "1970-01-02 00:00:00"},
 	}
+	t.Parallel()
 	for _, c := range cases {
 		tm, ok := LoadTZ(c.tz, true).Convert(c.sec)
 		got := time.Date(int(tm.Year), time.Month(tm.Mon), tm.Day, tm.Hour, tm.Min, tm.Sec, 0, time.UTC).Format("2006-01-02 15:04:05")
@@ -71,6 +73,7 @@ func TestConvert(t *testing.T) {
 }
 
 func TestTZifLast(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("/usr/share/zoneinfo/America/New_York")
 	if err != nil {
 		t.Skip("no tzdata")

@@ -84,13 +84,6 @@ type roFS struct {
 	img, mnt, trigger string
 }
 
-func run(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %q: %v: %s", name, args, err, out)
-	}
-}
-
 func newROFS(t *testing.T, dir string) *roFS {
 	testenv.RequireRoot(t)
 	_, err := exec.LookPath("mkfs.ext4")
@@ -103,7 +96,7 @@ func newROFS(t *testing.T, dir string) *roFS {
 	if err := os.Truncate(f.img, 32<<20); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "mkfs.ext4", "-q", "-F", "-O", "^has_journal", f.img)
+	testenv.MustRun(t, "mkfs.ext4", "-q", "-F", "-O", "^has_journal", f.img)
 	out, err := exec.Command("mount", "-o", "loop,errors=remount-ro", f.img, f.mnt).CombinedOutput()
 	testenv.Require(t, err == nil, fmt.Sprintf("loop mount of ext4: %v: %s", err, out))
 	t.Cleanup(func() { exec.Command("umount", "-l", f.mnt).Run() })
@@ -118,7 +111,7 @@ func newROFS(t *testing.T, dir string) *roFS {
 // readOnly syncs what is written, then makes the file system read-only
 // through an ext4 error.
 func (f *roFS) readOnly(t *testing.T) {
-	run(t, "sync", "-f", f.mnt)
+	testenv.MustRun(t, "sync", "-f", f.mnt)
 	if err := os.WriteFile(f.trigger, []byte("test: read-only now\n"), 0200); err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +119,8 @@ func (f *roFS) readOnly(t *testing.T) {
 
 // remount mounts the file system again, writable (nothing may hold it).
 func (f *roFS) remount(t *testing.T) {
-	run(t, "umount", f.mnt)
-	run(t, "mount", "-o", "loop,errors=remount-ro", f.img, f.mnt)
+	testenv.MustRun(t, "umount", f.mnt)
+	testenv.MustRun(t, "mount", "-o", "loop,errors=remount-ro", f.img, f.mnt)
 }
 
 // TestReadOnlyKill makes the log directory's file system read-only in the
@@ -168,7 +161,7 @@ func TestReadOnlyKill(t *testing.T) {
 		}
 		send(0, 1000)
 		testenv.WaitFor(t, 10*time.Second, "1000 lines in current", func() bool {
-			return strings.Count(readFile(logDir+"/current"), "\n") == 1000
+			return strings.Count(testenv.Peek(logDir+"/current"), "\n") == 1000
 		})
 		fs.readOnly(t)
 		send(1000, 4000) // about 150 KB: the FIFO holds it

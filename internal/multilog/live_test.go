@@ -18,11 +18,6 @@ import (
 	"svkit/internal/testenv"
 )
 
-func readFile(path string) string {
-	b, _ := os.ReadFile(path)
-	return string(b)
-}
-
 // startLogger runs prog in dir with a pipe on stdin; the test keeps the
 // read end too, to see what the logger left unread.
 func startLogger(t *testing.T, prog, dir string, args ...string) (*testenv.Proc, *os.File, *os.File) {
@@ -59,15 +54,15 @@ func TestProcessorCompat(t *testing.T) {
 			b, _ := os.ReadFile(n)
 			all = append(all, b...)
 		}
-		all = append(all, readFile(dir+"/log/current")...)
+		all = append(all, testenv.Peek(dir+"/log/current")...)
 		up := strings.ToUpper(in.String())
 		// current is not processed
-		cur := readFile(dir + "/log/current")
+		cur := testenv.Peek(dir + "/log/current")
 		want := up[:len(up)-len(cur)] + cur
 		if string(all) != want {
 			t.Errorf("%s: processed content differs", prog)
 		}
-		if st := readFile(dir + "/log/state"); st != strings.Repeat("run\n", len(names)) {
+		if st := testenv.Peek(dir + "/log/state"); st != strings.Repeat("run\n", len(names)) {
 			t.Errorf("%s: state %q after %d runs", prog, st, len(names))
 		}
 		for _, f := range []string{"previous", "processed", "newstate"} {
@@ -103,7 +98,7 @@ func TestAlarmRotates(t *testing.T) {
 		dir := t.TempDir()
 		p, _, w := startLogger(t, prog, dir, "./log")
 		w.Write([]byte("before alarm\n"))
-		testenv.WaitFor(t, 5*time.Second, "line in current", func() bool { return readFile(dir+"/log/current") == "before alarm\n" })
+		testenv.WaitFor(t, 5*time.Second, "line in current", func() bool { return testenv.Peek(dir+"/log/current") == "before alarm\n" })
 		syscall.Kill(p.Pid(), syscall.SIGALRM)
 		want := "before alarm\n"
 		if prog == real {
@@ -114,11 +109,11 @@ func TestAlarmRotates(t *testing.T) {
 		}
 		testenv.WaitFor(t, 15*time.Second, "rotation", func() bool {
 			names, _ := filepath.Glob(dir + "/log/@*.s")
-			return len(names) == 1 && strings.HasPrefix(readFile(names[0]), want)
+			return len(names) == 1 && strings.HasPrefix(testenv.Peek(names[0]), want)
 		})
 		if prog == ours {
 			names, _ := filepath.Glob(dir + "/log/@*.s")
-			if got := readFile(names[0]); got != want {
+			if got := testenv.Peek(names[0]); got != want {
 				t.Errorf("svkit archive %q, want %q", got, want)
 			}
 		}
@@ -140,7 +135,7 @@ func TestAlarmRotates(t *testing.T) {
 		// 0.76 acts on an ALRM that came while it waited in read only
 		// after that read, so with its current then holding "after" it
 		// may or may not rotate: only svkit's outcome is certain.
-		if names, _ := filepath.Glob(dir + "/log/@*"); prog == ours && (len(names) != 0 || readFile(dir+"/log/current") != "after\n") {
+		if names, _ := filepath.Glob(dir + "/log/@*"); prog == ours && (len(names) != 0 || testenv.Peek(dir+"/log/current") != "after\n") {
 			t.Errorf("%s: archives %v after ALRM on an empty current", prog, names)
 		}
 	}
@@ -155,7 +150,7 @@ func TestTermFinishesLine(t *testing.T) {
 			args := append([]string{}, script...)
 			p, r, w := startLogger(t, prog, dir, args...)
 			w.Write([]byte("line1\npart"))
-			testenv.WaitFor(t, 5*time.Second, "line1", func() bool { return strings.Contains(readFile(dir+"/log/current"), "line1\n") })
+			testenv.WaitFor(t, 5*time.Second, "line1", func() bool { return strings.Contains(testenv.Peek(dir+"/log/current"), "line1\n") })
 			syscall.Kill(p.Pid(), syscall.SIGTERM)
 			time.Sleep(500 * time.Millisecond) // let the signal land before more input
 			if p.Exited() {
@@ -168,7 +163,7 @@ func TestTermFinishesLine(t *testing.T) {
 			// 0.76 finishes the line it is in, but handles the rest of
 			// the read that brought its end too when the TERM landed
 			// while it waited in read: only svkit's outcome is certain.
-			cur := stampRE.ReplaceAllString(readFile(dir+"/log/current"), "@S")
+			cur := stampRE.ReplaceAllString(testenv.Peek(dir+"/log/current"), "@S")
 			if prog == ours && cur != "line1\npartial\n" && cur != "@S line1\n@S partial\n" {
 				t.Errorf("%s %q: current %q", prog, script, cur)
 			}
@@ -186,7 +181,7 @@ func TestTermFinishesLine(t *testing.T) {
 		dir := t.TempDir()
 		p, _, w := startLogger(t, prog, dir, "./log")
 		w.Write([]byte("x\n"))
-		testenv.WaitFor(t, 5*time.Second, "x", func() bool { return readFile(dir+"/log/current") == "x\n" })
+		testenv.WaitFor(t, 5*time.Second, "x", func() bool { return testenv.Peek(dir+"/log/current") == "x\n" })
 		syscall.Kill(p.Pid(), syscall.SIGTERM)
 		if c := p.Wait(t, 5*time.Second); c != 0 {
 			t.Errorf("%s: exit %d after TERM", prog, c)
@@ -210,8 +205,8 @@ func TestSymlinksNotFollowed(t *testing.T) {
 			t.Errorf("%s symlink: exit %d %q", name, code, errs)
 		}
 		fi, _ := os.Stat(victim)
-		if readFile(victim) != "precious\n" || (name == "lock" && fi.Mode().Perm() != 0600) {
-			t.Errorf("%s symlink: victim changed: %q %v", name, readFile(victim), fi.Mode())
+		if testenv.Peek(victim) != "precious\n" || (name == "lock" && fi.Mode().Perm() != 0600) {
+			t.Errorf("%s symlink: victim changed: %q %v", name, testenv.Peek(victim), fi.Mode())
 		}
 	}
 }
@@ -247,7 +242,7 @@ func TestDiskFull(t *testing.T) {
 	if c := p.Wait(t, 20*time.Second); c != 0 {
 		t.Fatalf("exit %d", c)
 	}
-	if got := readFile(mnt + "/log/current"); got != in.String() {
+	if got := testenv.Peek(mnt + "/log/current"); got != in.String() {
 		t.Errorf("current has %d bytes, want %d", len(got), in.Len())
 	}
 }

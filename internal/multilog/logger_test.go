@@ -2,6 +2,7 @@ package multilog
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"svkit/internal/testenv"
 	"svkit/pkg/tai64"
 )
 
@@ -110,24 +112,6 @@ func dirContent(t *testing.T, dir string, size int, shortLines bool) []byte {
 	return append(all, b...)
 }
 
-// chunkReader returns its data in reads of random sizes up to max.
-type chunkReader struct {
-	data []byte
-	rnd  *rand.Rand
-	max  int
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	if len(c.data) == 0 {
-		return 0, io.EOF
-	}
-	n := 1 + c.rnd.Intn(c.max)
-	n = min(n, len(p), len(c.data))
-	copy(p, c.data[:n])
-	c.data = c.data[n:]
-	return n, nil
-}
-
 func genInput(rnd *rand.Rand, n int) []byte {
 	words := []string{"fatal", "warning", "info", "x", "*", ":", "error: disk", "", "@"}
 	var b bytes.Buffer
@@ -212,6 +196,26 @@ func stampFor(args []string) string {
 	return ""
 }
 
+// compareRun checks what runIn gave against what refRun gave: every
+// directory's content, the alerts and every status file (one created and
+// never written is empty in both).
+func compareRun(t *testing.T, what string, dirs [][]byte, alerts string, status map[string][]byte, wantDirs [][]byte, wantAlerts []byte, wantStatus map[string][]byte) {
+	t.Helper()
+	for i := range wantDirs {
+		if !bytes.Equal(dirs[i], wantDirs[i]) {
+			t.Errorf("%s dir %d: got %d bytes, want %d", what, i, len(dirs[i]), len(wantDirs[i]))
+		}
+	}
+	if alerts != string(wantAlerts) {
+		t.Errorf("%s: alerts differ: %d bytes, want %d", what, len(alerts), len(wantAlerts))
+	}
+	for name, b := range status {
+		if !bytes.Equal(b, wantStatus[name]) {
+			t.Errorf("%s: %s = %.80q, want %.80q", what, name, b, wantStatus[name])
+		}
+	}
+}
+
 func TestLoggerMatchesReference(t *testing.T) {
 	rnd := rand.New(rand.NewSource(1))
 	for si, sc := range scripts {
@@ -221,25 +225,9 @@ func TestLoggerMatchesReference(t *testing.T) {
 				input = nil
 			}
 			wantDirs, wantAlerts, wantStatus := refRun(sc.args, input, stampFor(sc.args))
-			var r io.Reader = &chunkReader{data: input, rnd: rnd, max: []int{1, 7, 300, 1 << 20}[trial]}
+			var r io.Reader = &testenv.ChunkReader{Data: input, Rand: rnd, Max: []int{1, 7, 300, 1 << 20}[trial]}
 			dirs, alerts, status := runIn(t, sc.args, r, sc.sizes)
-			for i := range wantDirs {
-				if !bytes.Equal(dirs[i], wantDirs[i]) {
-					t.Errorf("script %d trial %d dir %d: got %d bytes, want %d", si, trial, i, len(dirs[i]), len(wantDirs[i]))
-				}
-			}
-			if alerts != string(wantAlerts) {
-				t.Errorf("script %d trial %d: alerts differ: %d bytes, want %d", si, trial, len(alerts), len(wantAlerts))
-			}
-			for name, b := range status {
-				want := wantStatus[name]
-				if want == nil {
-					want = nil // created, never written
-				}
-				if !bytes.Equal(b, want) {
-					t.Errorf("script %d trial %d: %s = %.80q, want %.80q", si, trial, name, b, want)
-				}
-			}
+			compareRun(t, fmt.Sprintf("script %d trial %d", si, trial), dirs, alerts, status, wantDirs, wantAlerts, wantStatus)
 		}
 	}
 }
@@ -260,7 +248,7 @@ func TestPipeMatchesReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cr := &chunkReader{data: input, rnd: rand.New(rand.NewSource(int64(trial))), max: []int{300, 1000, 1 << 20}[trial]}
+			cr := &testenv.ChunkReader{Data: input, Rand: rand.New(rand.NewSource(int64(trial))), Max: []int{300, 1000, 1 << 20}[trial]}
 			wfd := int(w.Fd()) // blocking writes, without the poller's latency
 			go func() {
 				defer w.Close()
@@ -278,26 +266,14 @@ func TestPipeMatchesReference(t *testing.T) {
 						}
 						p = p[max(k, 0):]
 					}
-					if buf[n-1] != '\n' && cr.rnd.Intn(8) == 0 {
+					if buf[n-1] != '\n' && cr.Rand.Intn(8) == 0 {
 						time.Sleep(3 * time.Millisecond)
 					}
 				}
 			}()
 			dirs, alerts, status := runIn(t, sc.args, r, sc.sizes)
 			r.Close()
-			for i := range wantDirs {
-				if !bytes.Equal(dirs[i], wantDirs[i]) {
-					t.Errorf("script %d trial %d dir %d: got %d bytes, want %d", si, trial, i, len(dirs[i]), len(wantDirs[i]))
-				}
-			}
-			if alerts != string(wantAlerts) {
-				t.Errorf("script %d trial %d: alerts differ: %d bytes, want %d", si, trial, len(alerts), len(wantAlerts))
-			}
-			for name, b := range status {
-				if !bytes.Equal(b, wantStatus[name]) {
-					t.Errorf("script %d trial %d: %s = %.80q, want %.80q", si, trial, name, b, wantStatus[name])
-				}
-			}
+			compareRun(t, fmt.Sprintf("script %d trial %d", si, trial), dirs, alerts, status, wantDirs, wantAlerts, wantStatus)
 		}
 	}
 }
@@ -401,7 +377,7 @@ func FuzzLogger(f *testing.F) {
 		}
 		sc := scripts[int(script)%len(scripts)]
 		wantDirs, wantAlerts, _ := refRun(sc.args, input, stampFor(sc.args))
-		r := &chunkReader{data: input, rnd: rand.New(rand.NewSource(int64(chunk))), max: int(chunk) + 1}
+		r := &testenv.ChunkReader{Data: input, Rand: rand.New(rand.NewSource(int64(chunk))), Max: int(chunk) + 1}
 		dirs, alerts, _ := runIn(t, sc.args, r, sc.sizes)
 		for i := range wantDirs {
 			if !bytes.Equal(dirs[i], wantDirs[i]) {

@@ -32,6 +32,7 @@ func refMatch(p string, s []byte) bool {
 }
 
 func TestMatch(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		pat, line string
 		want      bool

@@ -61,7 +61,7 @@ func buildDebs(t *testing.T, version, arch, out string, args ...string) debs {
 }
 
 // cmdOut runs a host command and returns its combined output and exit code.
-func cmdOut(t *testing.T, timeout time.Duration, dir string, env []string, name string, args ...string) (string, int) {
+func cmdOut(t testing.TB, timeout time.Duration, dir string, env []string, name string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -76,15 +76,7 @@ func cmdOut(t *testing.T, timeout time.Duration, dir string, env []string, name 
 	if ctx.Err() != nil {
 		t.Fatalf("%s %v: still running after %v\n%s", name, args, timeout, b.String())
 	}
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("%s %v: %v", name, args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return b.String(), code
+	return b.String(), testenv.ExitCode(t, cmd, err)
 }
 
 // mustOut is cmdOut failing the test unless the command exits 0.
@@ -383,12 +375,7 @@ func checkContents(t *testing.T, d debs, x string) {
 
 func gunzip(t *testing.T, path string) string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
+	z, err := gzip.NewReader(testenv.Open(t, path))
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}

@@ -1,7 +1,6 @@
 package packaging
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -44,15 +43,7 @@ func script(t testing.TB, timeout time.Duration, env []string, path string, args
 	cmd.Env = append(baseEnv(), env...)
 	outf, errf := tempFile(t), tempFile(t)
 	cmd.Stdout, cmd.Stderr = outf, errf
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("%s %v: %v", path, args, err)
-		}
-		code = ee.ExitCode()
-	}
+	code := testenv.ExitCode(t, cmd, cmd.Run())
 	if ctx.Err() != nil {
 		t.Fatalf("%s %v: still running after %v", path, args, timeout)
 	}
@@ -110,26 +101,7 @@ func install(t testing.TB, name string, args ...string) string {
 // and returns its combined output and exit code.
 func run(t testing.TB, bin, dir, name string, args ...string) (string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, name), args...)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
-	var b bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &b, &b
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("%s %v: still running after 20s", name, args)
-	}
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("%s %v: %v", name, args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return b.String(), code
+	return cmdOut(t, 20*time.Second, dir, []string{"PATH=" + bin + ":/usr/bin:/bin"}, filepath.Join(bin, name), args...)
 }
 
 // stopTree stops a supervision tree the way an operator does: svscan (by

@@ -152,9 +152,7 @@ func fakeCheckout(t *testing.T, v string) string {
 	t.Helper()
 	top := t.TempDir()
 	src := filepath.Join(testenv.Root(), "package")
-	if out, err := exec.Command("cp", "-R", src, filepath.Join(top, "package")).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v %s", err, out)
-	}
+	testenv.MustRun(t, "cp", "-R", src, filepath.Join(top, "package"))
 	if err := os.WriteFile(filepath.Join(top, "package", "version"), []byte(v+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

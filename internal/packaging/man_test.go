@@ -12,6 +12,18 @@ import (
 	"svkit/internal/testenv"
 )
 
+// manPage returns the source of program p's page; a missing page is an
+// error of the test and gives false.
+func manPage(t *testing.T, p string) (string, bool) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.Root(), "package/man", p+".8"))
+	if err != nil {
+		t.Errorf("no man page for %s: %v", p, err)
+		return "", false
+	}
+	return string(b), true
+}
+
 // manPages writes every page with the version filled in, as package/install
 // does, into a temporary directory and returns it.
 func manPages(t *testing.T) string {
@@ -19,12 +31,10 @@ func manPages(t *testing.T) string {
 	v := version(t)
 	dir := t.TempDir()
 	for _, p := range Programs {
-		b, err := os.ReadFile(filepath.Join(testenv.Root(), "package/man", p+".8"))
-		if err != nil {
-			t.Errorf("no man page for %s: %v", p, err)
+		s, ok := manPage(t, p)
+		if !ok {
 			continue
 		}
-		s := string(b)
 		if !strings.Contains(s, `"svkit `+v+`"`) {
 			t.Errorf("%s.8 does not carry package/version's %s in its title line", p, v)
 		}
@@ -61,12 +71,10 @@ func TestManPagesMatchPrograms(t *testing.T) {
 // Unix tool's page has, including the differences from daemontools 0.76.
 func TestManPagesContent(t *testing.T) {
 	for _, p := range Programs {
-		b, err := os.ReadFile(filepath.Join(testenv.Root(), "package/man", p+".8"))
-		if err != nil {
-			t.Errorf("%s: %v", p, err)
+		s, ok := manPage(t, p)
+		if !ok {
 			continue
 		}
-		s := string(b)
 		v := version(t)
 		th := regexp.MustCompile(`(?m)^\.TH ` + strings.ToUpper(p) + ` 8 \d{4}-\d\d-\d\d "svkit ` + regexp.QuoteMeta(v) + `" "svkit"$`)
 		if !th.MatchString(s) {

@@ -8,7 +8,11 @@ import (
 	"testing"
 )
 
+// TestCandidates: the places execvp tries for a file, in PATH's order; an
+// empty entry is the current directory and a name with a slash is taken as
+// it is.
 func TestCandidates(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		file, path string
 		want       []string
@@ -27,6 +31,7 @@ func TestCandidates(t *testing.T) {
 }
 
 func TestSearchPath(t *testing.T) {
+	t.Parallel()
 	if got := SearchPath([]string{"X=1"}); got != DefaultPath {
 		t.Errorf("unset PATH: %q", got)
 	}
@@ -36,6 +41,7 @@ func TestSearchPath(t *testing.T) {
 }
 
 func TestMerge(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		env, plus, want []string
 	}{
@@ -60,6 +66,7 @@ func TestMerge(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		file  string
@@ -95,6 +102,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestEnviron(t *testing.T) {
+	t.Parallel()
 	// Without duplicate names, the exact environment is Go's.
 	if got, want := Environ(), os.Environ(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Environ() = %q, want %q", got, want)

@@ -2,6 +2,7 @@ package readproctitle_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -99,7 +100,8 @@ func TestExitCodes(t *testing.T) {
 		cmd.Stdin = d
 		err = cmd.Run()
 		d.Close()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 111 {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 111 {
 			t.Errorf("%s with a directory on stdin: %v, want exit 111", prog, err)
 		}
 	}

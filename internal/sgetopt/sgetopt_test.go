@@ -40,6 +40,7 @@ func parse(argv []string, opts string) result {
 }
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		argv []string
 		opts string

@@ -185,7 +185,7 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 		return len(sup) == 3
 	})
 	for _, name := range []string{"a", "b"} {
-		waitStatus(t, dirs[name], name+" up", isUp)
+		testenv.WaitStatus(t, wait, dirs[name], name+" up", isUp)
 	}
 	// supervise/ok opens once supervise has made its threads.
 	for name, dir := range dirs {
@@ -227,7 +227,7 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 		}
 	}
 
-	// waitFor is waitStatus that says so at once when a supervise dies.
+	// waitFor is testenv.WaitStatus that says so at once when a supervise dies.
 	waitFor := func(name, what string, cond func(svdir.Status) bool) {
 		t.Helper()
 		testenv.WaitFor(t, wait, what, func() bool {
@@ -258,7 +258,7 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 		waitFor("b", "b down", func(r svdir.Status) bool { return isDown(r) && r.Want == svdir.WantDown })
 		testenv.Control(t, dirs["b"], "u")
 		waitFor("b", "b wanted up", func(r svdir.Status) bool { return r.Want == svdir.WantUp })
-		old := readStatus(t, dirs["a"]).Pid
+		old := testenv.ReadStatus(t, dirs["a"]).Pid
 		testenv.Control(t, dirs["a"], "t")
 		waitFor("a", "a's run gone", func(r svdir.Status) bool { return r.Pid != old || old == 0 })
 		testenv.Control(t, dirs["a"], "h")
@@ -290,7 +290,7 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 		testenv.Control(t, dirs[name], "u")
 		waitFor(name, name+" up again", isUp)
 	}
-	old := readStatus(t, dirs["a"]).Pid
+	old := testenv.ReadStatus(t, dirs["a"]).Pid
 	testenv.Control(t, dirs["a"], "t")
 	waitFor("a", "a restarted", func(r svdir.Status) bool { return r.Pid != 0 && r.Pid != old })
 	alive("after")

@@ -16,28 +16,6 @@ import (
 	"svkit/pkg/svdir"
 )
 
-func readInfo(t *testing.T, dir string) svdir.Info {
-	t.Helper()
-	in := svdir.ReadInfoOf(dir)
-	if in == nil {
-		t.Fatalf("no readable %s/%s", dir, svdir.InfoPath)
-	}
-	return *in
-}
-
-func waitInfo(t *testing.T, dir, what string, cond func(svdir.Info) bool) svdir.Info {
-	t.Helper()
-	var in svdir.Info
-	testenv.WaitFor(t, wait, what, func() bool {
-		p := svdir.ReadInfoOf(dir)
-		if p != nil {
-			in = *p
-		}
-		return p != nil && cond(in)
-	})
-	return in
-}
-
 // checkStatusFile asserts the 0.76 record is still exactly 18 bytes.
 func checkStatusFile(t *testing.T, dir string) {
 	t.Helper()
@@ -50,8 +28,8 @@ func checkStatusFile(t *testing.T, dir string) {
 func TestReadyWithoutSource(t *testing.T) {
 	dir := service(t, "exec sleep 1000\n")
 	startSupervise(t, svkit, dir)
-	r := waitStatus(t, dir, "up", isUp)
-	in := waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready })
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
+	in := testenv.WaitInfo(t, wait, dir, "ready", func(in svdir.Info) bool { return in.Ready })
 	if in.State != svdir.StateUp || in.Pid != r.Pid || in.ReadySince == 0 {
 		t.Errorf("info %+v", in)
 	}
@@ -62,19 +40,19 @@ func TestReadyNotificationFD(t *testing.T) {
 	dir := service(t, "sleep 0.3\necho >&5\nexec sleep 1000\n")
 	os.WriteFile(filepath.Join(dir, "notification-fd"), []byte("5\n"), 0644)
 	startSupervise(t, svkit, dir)
-	r := waitStatus(t, dir, "up", isUp)
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 	// info follows the status record within the same event.
-	if in := waitInfo(t, dir, "info of the run", func(in svdir.Info) bool { return in.Pid == r.Pid }); in.Ready {
+	if in := testenv.WaitInfo(t, wait, dir, "info of the run", func(in svdir.Info) bool { return in.Pid == r.Pid }); in.Ready {
 		t.Fatalf("ready at once: %+v", in)
 	}
-	in := waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready })
+	in := testenv.WaitInfo(t, wait, dir, "ready", func(in svdir.Info) bool { return in.Ready })
 	if in.Pid != r.Pid || time.Duration(in.ReadySince-in.Started) < 250*time.Millisecond {
 		t.Errorf("info %+v", in)
 	}
 	// After a restart it is not ready until it says so again.
 	testenv.Control(t, dir, "k")
-	waitInfo(t, dir, "restarted, not ready", func(in svdir.Info) bool { return in.Pid != 0 && in.Pid != r.Pid && !in.Ready })
-	waitInfo(t, dir, "ready again", func(in svdir.Info) bool { return in.Ready })
+	testenv.WaitInfo(t, wait, dir, "restarted, not ready", func(in svdir.Info) bool { return in.Pid != 0 && in.Pid != r.Pid && !in.Ready })
+	testenv.WaitInfo(t, wait, dir, "ready again", func(in svdir.Info) bool { return in.Ready })
 	checkStatusFile(t, dir)
 }
 
@@ -104,17 +82,17 @@ func TestReadyNotifySocket(t *testing.T) {
 	dir := service(t, "echo \"$NOTIFY_SOCKET\" > sockname\nsleep 0.2\n"+n+" STATUS=warming\\ up\nsleep 0.2\n"+n+" READY=1 STATUS=serving\nexec sleep 1000\n")
 	os.WriteFile(filepath.Join(dir, "notify-socket"), nil, 0644)
 	startSupervise(t, svkit, dir)
-	sock := strings.TrimSpace(readFileWait(t, filepath.Join(dir, "sockname")))
+	sock := strings.TrimSpace(testenv.ReadLines(t, wait, filepath.Join(dir, "sockname")))
 	if !strings.HasPrefix(sock, "@") {
 		t.Fatalf("NOTIFY_SOCKET=%q", sock)
 	}
 	// A process outside the service is not believed.
 	testenv.Run(t, "", "", n, "-to", sock, "READY=1", "STATUS=forged")
-	waitInfo(t, dir, "status text", func(in svdir.Info) bool { return in.StatusText == "warming up" })
-	if in := readInfo(t, dir); in.Ready {
+	testenv.WaitInfo(t, wait, dir, "status text", func(in svdir.Info) bool { return in.StatusText == "warming up" })
+	if in := testenv.ReadInfo(t, dir); in.Ready {
 		t.Fatalf("a forged READY=1 was believed: %+v", in)
 	}
-	in := waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready })
+	in := testenv.WaitInfo(t, wait, dir, "ready", func(in svdir.Info) bool { return in.Ready })
 	if in.StatusText != "serving" {
 		t.Errorf("status text %q", in.StatusText)
 	}
@@ -124,8 +102,8 @@ func TestReadyCheck(t *testing.T) {
 	dir := service(t, "sleep 0.4\ntouch flag\nexec sleep 1000\n")
 	testenv.WriteScript(t, filepath.Join(dir, "check"), "echo x >> checks\ntest -f flag\n")
 	startSupervise(t, svkit, dir)
-	waitStatus(t, dir, "up", isUp)
-	in := waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready })
+	testenv.WaitStatus(t, wait, dir, "up", isUp)
+	in := testenv.WaitInfo(t, wait, dir, "ready", func(in svdir.Info) bool { return in.Ready })
 	b, _ := os.ReadFile(filepath.Join(dir, "checks"))
 	if n := strings.Count(string(b), "x"); n < 2 {
 		t.Errorf("check ran %d times", n)
@@ -159,12 +137,12 @@ func TestBackoff(t *testing.T) {
 			t.Errorf("interval %d: %.2fs, want about %.0fs (all: %v)", i+1, d, w, ts)
 		}
 	}
-	in := waitInfo(t, dir, "history of 6 restarts", func(in svdir.Info) bool { return in.Restarts >= 6 })
+	in := testenv.WaitInfo(t, wait, dir, "history of 6 restarts", func(in svdir.Info) bool { return in.Restarts >= 6 })
 	if in.ExitCode != 1 || in.ExitSignal != 0 {
 		t.Errorf("history: %+v", in)
 	}
 	// Now in a 2 s back-off: svc -u starts it at once.
-	waitInfo(t, dir, "backing off", func(in svdir.Info) bool { return in.Backoff != 0 })
+	testenv.WaitInfo(t, wait, dir, "backing off", func(in svdir.Info) bool { return in.Backoff != 0 })
 	n := len(times())
 	before := time.Now()
 	testenv.Control(t, dir, "u")
@@ -172,7 +150,7 @@ func TestBackoff(t *testing.T) {
 	if d := time.Since(before); d > 700*time.Millisecond {
 		t.Errorf("svc -u during back-off took %v", d)
 	}
-	in = waitInfo(t, dir, "info of the new start", func(in svdir.Info) bool { return in.Started >= before.UnixNano() })
+	in = testenv.WaitInfo(t, wait, dir, "info of the new start", func(in svdir.Info) bool { return in.Started >= before.UnixNano() })
 	if in.Restarts > 1 {
 		t.Errorf("restarts not reset by svc -u: %+v", in)
 	}
@@ -217,9 +195,9 @@ func TestFinish(t *testing.T) {
 		return strings.HasPrefix(string(b), "3 0\n")
 	})
 	// While finish runs: status down (pid 0), info state finish.
-	in := waitInfo(t, dir, "finish state", func(in svdir.Info) bool { return in.State == svdir.StateFinish || in.State == svdir.StateUp })
+	in := testenv.WaitInfo(t, wait, dir, "finish state", func(in svdir.Info) bool { return in.State == svdir.StateFinish || in.State == svdir.StateUp })
 	if in.State == svdir.StateFinish {
-		if r := readStatus(t, dir); r.Pid != 0 {
+		if r := testenv.ReadStatus(t, dir); r.Pid != 0 {
 			t.Errorf("status pid %d while finish runs", r.Pid)
 		}
 		if b, _ := os.ReadFile(filepath.Join(dir, svdir.StatPath)); string(b) != "finish\n" {
@@ -231,12 +209,12 @@ func TestFinish(t *testing.T) {
 	dir2 := service(t, "exec sleep 1000\n")
 	testenv.WriteScript(t, filepath.Join(dir2, "finish"), "echo \"$@\" >> finishes\n")
 	startSupervise(t, svkit, dir2)
-	waitStatus(t, dir2, "up", isUp)
+	testenv.WaitStatus(t, wait, dir2, "up", isUp)
 	testenv.Control(t, dir2, "d")
-	if got := readFileWait(t, filepath.Join(dir2, "finishes")); got != "-1 15\n" {
+	if got := testenv.ReadLines(t, wait, filepath.Join(dir2, "finishes")); got != "-1 15\n" {
 		t.Errorf("finish args %q", got)
 	}
-	in = waitInfo(t, dir2, "down", func(in svdir.Info) bool { return in.State == svdir.StateDown })
+	in = testenv.WaitInfo(t, wait, dir2, "down", func(in svdir.Info) bool { return in.State == svdir.StateDown })
 	if in.ExitCode != -1 || in.ExitSignal != 15 {
 		t.Errorf("history %+v", in)
 	}
@@ -249,9 +227,9 @@ func TestTimeoutFinish(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "down"), nil, 0644)
 	startSupervise(t, svkit, dir)
 	testenv.Control(t, dir, "o")
-	readFileWait(t, filepath.Join(dir, "finishing"))
+	testenv.ReadLines(t, wait, filepath.Join(dir, "finishing"))
 	start := time.Now()
-	waitInfo(t, dir, "finish killed", func(in svdir.Info) bool { return in.State == svdir.StateDown })
+	testenv.WaitInfo(t, wait, dir, "finish killed", func(in svdir.Info) bool { return in.State == svdir.StateDown })
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("finish ran %v", d)
 	}
@@ -260,7 +238,7 @@ func TestTimeoutFinish(t *testing.T) {
 func TestRunitFiles(t *testing.T) {
 	dir := service(t, "exec sleep 1000\n")
 	startSupervise(t, svkit, dir)
-	r := waitStatus(t, dir, "up", isUp)
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 	read := func(name string) string {
 		b, _ := os.ReadFile(filepath.Join(dir, "supervise", name))
 		return string(b)
@@ -354,7 +332,7 @@ func touch(t *testing.T, dir, name string) {
 // it ready, and fails if it is ready.
 func waitSaid(t *testing.T, dir string, pid int, text string) svdir.Info {
 	t.Helper()
-	in := waitInfo(t, dir, "STATUS="+text, func(in svdir.Info) bool {
+	in := testenv.WaitInfo(t, wait, dir, "STATUS="+text, func(in svdir.Info) bool {
 		return in.Pid == pid && (in.StatusText == text || in.Ready)
 	})
 	if in.Ready {
@@ -378,8 +356,8 @@ func TestNotifySocketSquatter(t *testing.T) {
 			}
 			squat(t, n, nobody, predictableName(t, dir))
 			p := startSupervise(t, svkit, dir)
-			r := waitStatus(t, dir, "up", isUp)
-			sock := strings.TrimSpace(readFileWait(t, filepath.Join(dir, "sockname")))
+			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
+			sock := strings.TrimSpace(testenv.ReadLines(t, wait, filepath.Join(dir, "sockname")))
 			if !strings.HasPrefix(sock, "@") || sock == predictableName(t, dir) {
 				t.Errorf("NOTIFY_SOCKET=%q", sock)
 			}
@@ -391,7 +369,7 @@ func TestNotifySocketSquatter(t *testing.T) {
 			touch(t, dir, "go1")
 			waitSaid(t, dir, r.Pid, "second")
 			touch(t, dir, "go2")
-			in := waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready })
+			in := testenv.WaitInfo(t, wait, dir, "ready", func(in svdir.Info) bool { return in.Ready })
 			if in.StatusText != "serving" || in.Pid != r.Pid {
 				t.Errorf("info %+v", in)
 			}
@@ -419,7 +397,7 @@ func startSuccessor(t *testing.T, dir string, pid int) (*testenv.Proc, svdir.Inf
 	old := infoInode(t, dir)
 	p := startSupervise(t, svkit, dir)
 	testenv.WaitFor(t, wait, "successor's info", func() bool { return infoInode(t, dir) != old })
-	in := readInfo(t, dir)
+	in := testenv.ReadInfo(t, dir)
 	if in.Pid != pid {
 		t.Fatalf("successor did not adopt %d: %+v", pid, in)
 	}
@@ -438,7 +416,7 @@ func TestNotifySocketAdopted(t *testing.T) {
 		dir := service(t, notifyRun(n))
 		touch(t, dir, "notify-socket")
 		p := startSupervise(t, svkit, dir)
-		r := waitStatus(t, dir, "up", isUp)
+		r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 		waitSaid(t, dir, r.Pid, "waiting")
 		p.KillAndWait(t, syscall.SIGKILL)
 		p, in := startSuccessor(t, dir, r.Pid)
@@ -448,7 +426,7 @@ func TestNotifySocketAdopted(t *testing.T) {
 		touch(t, dir, "go1")
 		waitSaid(t, dir, r.Pid, "second")
 		touch(t, dir, "go2")
-		ready := waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready })
+		ready := testenv.WaitInfo(t, wait, dir, "ready", func(in svdir.Info) bool { return in.Ready })
 		// Ready stays ready through the next adoption.
 		p.KillAndWait(t, syscall.SIGKILL)
 		p, in = startSuccessor(t, dir, r.Pid)
@@ -463,8 +441,8 @@ func TestNotifySocketAdopted(t *testing.T) {
 		dir := service(t, notifyRun(n))
 		touch(t, dir, "notify-socket")
 		p := startSupervise(t, svkit, dir)
-		r := waitStatus(t, dir, "up", isUp)
-		sock := strings.TrimSpace(readFileWait(t, filepath.Join(dir, "sockname")))
+		r := testenv.WaitStatus(t, wait, dir, "up", isUp)
+		sock := strings.TrimSpace(testenv.ReadLines(t, wait, filepath.Join(dir, "sockname")))
 		waitSaid(t, dir, r.Pid, "waiting")
 		p.KillAndWait(t, syscall.SIGKILL)
 		sq := squat(t, n, nobody, sock)
@@ -480,7 +458,7 @@ func TestNotifySocketAdopted(t *testing.T) {
 		touch(t, dir, "go1")
 		touch(t, dir, "go2")
 		testenv.WaitFor(t, wait, "READY=1 at the squatter", func() bool { return strings.Contains(sq.Stdout.String(), "READY=1") })
-		if in := readInfo(t, dir); in.Ready {
+		if in := testenv.ReadInfo(t, dir); in.Ready {
 			t.Errorf("ready: %+v", in)
 		}
 		if _, errs, code := testenv.Run(t, "", "", testenv.Prog(t, "svwait"), "-U", "-t", "300", dir); code != 1 {
@@ -491,15 +469,15 @@ func TestNotifySocketAdopted(t *testing.T) {
 		os.Remove(filepath.Join(dir, "go2"))
 		os.Remove(filepath.Join(dir, "sockname"))
 		testenv.Control(t, dir, "k")
-		r2 := waitStatus(t, dir, "restarted", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
-		sock2 := strings.TrimSpace(readFileWait(t, filepath.Join(dir, "sockname")))
+		r2 := testenv.WaitStatus(t, wait, dir, "restarted", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
+		sock2 := strings.TrimSpace(testenv.ReadLines(t, wait, filepath.Join(dir, "sockname")))
 		if !strings.HasPrefix(sock2, "@") || sock2 == sock {
 			t.Errorf("NOTIFY_SOCKET=%q after %q", sock2, sock)
 		}
 		waitSaid(t, dir, r2.Pid, "waiting")
 		touch(t, dir, "go1")
 		touch(t, dir, "go2")
-		waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready && in.Pid == r2.Pid })
+		testenv.WaitInfo(t, wait, dir, "ready", func(in svdir.Info) bool { return in.Ready && in.Pid == r2.Pid })
 	})
 }
 
@@ -520,9 +498,9 @@ func TestReadySourceBroken(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := startSupervise(t, svkit, dir)
-			r := waitStatus(t, dir, "up", isUp)
+			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 			// info follows the status record within the same event.
-			if in := waitInfo(t, dir, "info of the run", func(in svdir.Info) bool { return in.Pid == r.Pid }); in.Ready {
+			if in := testenv.WaitInfo(t, wait, dir, "info of the run", func(in svdir.Info) bool { return in.Pid == r.Pid }); in.Ready {
 				t.Errorf("ready: %+v", in)
 			}
 			warning := "supervise: warning: " + strings.Replace(tc.warning, "DIR", dir, 1) + "\n"
@@ -532,7 +510,7 @@ func TestReadySourceBroken(t *testing.T) {
 			if s := p.Stderr.String(); s != warning {
 				t.Errorf("supervise: %q, want %q", s, warning)
 			}
-			if in := readInfo(t, dir); in.Ready {
+			if in := testenv.ReadInfo(t, dir); in.Ready {
 				t.Errorf("ready: %+v", in)
 			}
 		})
@@ -562,10 +540,10 @@ func TestNotifySocketClients(t *testing.T) {
 			dir := service(t, tc.run)
 			touch(t, dir, "notify-socket")
 			p := startSupervise(t, svkit, dir)
-			r := waitStatus(t, dir, "up", isUp)
+			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 			waitSaid(t, dir, r.Pid, "waiting")
 			touch(t, dir, "go1")
-			waitInfo(t, dir, "ready", func(in svdir.Info) bool { return in.Ready && in.StatusText == "serving" })
+			testenv.WaitInfo(t, wait, dir, "ready", func(in svdir.Info) bool { return in.Ready && in.StatusText == "serving" })
 			if s := p.Stderr.String(); s != "" {
 				t.Errorf("supervise: %s", s)
 			}
@@ -587,8 +565,8 @@ func TestNotifySocketStalePid(t *testing.T) {
 	dir := service(t, "echo \"$NOTIFY_SOCKET\" > sockname\n"+n+" STATUS=waiting\nexec sleep 1000\n")
 	touch(t, dir, "notify-socket")
 	p := startSupervise(t, svkit, dir)
-	r := waitStatus(t, dir, "up", isUp)
-	sock := strings.TrimSpace(readFileWait(t, filepath.Join(dir, "sockname")))
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
+	sock := strings.TrimSpace(testenv.ReadLines(t, wait, filepath.Join(dir, "sockname")))
 	waitSaid(t, dir, r.Pid, "waiting")
 	if err := syscall.Kill(p.Pid(), syscall.SIGSTOP); err != nil {
 		t.Fatal(err)

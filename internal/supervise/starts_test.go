@@ -16,7 +16,8 @@ import (
 // restarts rather than time them. The test binaries are built with the
 // svkit_testhooks tag, which honours SVKIT_TEST_TIMESCALE.
 func fastSchedule(t *testing.T) {
-	t.Setenv("SVKIT_TEST_TIMESCALE", "0.2")
+	k, v, _ := strings.Cut(testenv.FastSchedule, "=")
+	t.Setenv(k, v)
 }
 
 // TestStartFailureMessages: a run that cannot be started is reported with
@@ -56,7 +57,7 @@ func TestStartFailureMessages(t *testing.T) {
 	}
 
 	os.Chmod(run, 0755)
-	r := waitStatus(t, dir, "started once executable", isUp)
+	r := testenv.WaitStatus(t, wait, dir, "started once executable", isUp)
 	testenv.WaitFor(t, wait, "failures forgotten", func() bool {
 		in := info()
 		return in.Pid == r.Pid && in.StartFailures == 0 && in.StartError == ""

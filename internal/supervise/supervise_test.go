@@ -15,7 +15,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"svkit/internal/proc"
 	"svkit/internal/testenv"
 	"svkit/pkg/svdir"
 )
@@ -45,6 +44,24 @@ func service(t *testing.T, run string) string {
 	return dir
 }
 
+// upService makes a service directory with the given run script body,
+// runs im's supervise on it and waits until the service is up.
+func upService(t *testing.T, im impl, run string) string {
+	t.Helper()
+	dir := service(t, run)
+	startSupervise(t, im, dir)
+	testenv.WaitStatus(t, wait, dir, "up", isUp)
+	return dir
+}
+
+// bringDown sends d to dir's supervise and waits until the service is
+// down.
+func bringDown(t *testing.T, dir string) {
+	t.Helper()
+	testenv.Control(t, dir, "d")
+	testenv.WaitStatus(t, wait, dir, "down", isDown)
+}
+
 // startSupervise runs `supervise dir` and waits until it answers on ok.
 // At cleanup it stops the service and supervise, and kills what is left.
 func startSupervise(t *testing.T, im impl, dir string) *testenv.Proc {
@@ -70,40 +87,10 @@ func startSupervise(t *testing.T, im impl, dir string) *testenv.Proc {
 		if r, err := svdir.ReadStatusOf(dir); err == nil && r.Pid != 0 {
 			syscall.Kill(r.Pid, syscall.SIGKILL)
 		}
-		killIn(dir)
+		testenv.KillIn(dir)
 		testenv.RemoveGroup(dir)
 	})
 	return p
-}
-
-// killIn kills, by pid, every process whose working directory is dir.
-func killIn(dir string) {
-	for _, in := range proc.All() {
-		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", in.Pid)); err == nil && cwd == dir {
-			syscall.Kill(in.Pid, syscall.SIGKILL)
-		}
-	}
-}
-
-func readStatus(t *testing.T, dir string) svdir.Status {
-	t.Helper()
-	r, err := svdir.ReadStatusOf(dir)
-	if err != nil {
-		t.Fatalf("read status: %v", err)
-	}
-	return r
-}
-
-// waitStatus polls the status file until cond holds.
-func waitStatus(t *testing.T, dir, what string, cond func(svdir.Status) bool) svdir.Status {
-	t.Helper()
-	var r svdir.Status
-	testenv.WaitFor(t, wait, what, func() bool {
-		var err error
-		r, err = svdir.ReadStatusOf(dir)
-		return err == nil && cond(r)
-	})
-	return r
 }
 
 func isUp(r svdir.Status) bool   { return r.Pid != 0 }
@@ -122,24 +109,10 @@ func svstat(t *testing.T, dir string) string {
 	return secsRe.ReplaceAllString(pidRe.ReplaceAllString(out, "pid P"), "S seconds")
 }
 
-// readFileWait waits until path exists and is non-empty, and returns it.
-func readFileWait(t *testing.T, path string) string {
-	t.Helper()
-	var b []byte
-	testenv.WaitFor(t, wait, "file "+path, func() bool {
-		var err error
-		b, err = os.ReadFile(path)
-		return err == nil && len(b) > 0 && b[len(b)-1] == '\n'
-	})
-	return string(b)
-}
-
 func TestStartupFiles(t *testing.T) {
 	for _, im := range both {
 		t.Run(im.name, func(t *testing.T) {
-			dir := service(t, "exec sleep 1000\n")
-			startSupervise(t, im, dir)
-			waitStatus(t, dir, "up", isUp)
+			dir := upService(t, im, "exec sleep 1000\n")
 			want := map[string]os.FileMode{
 				"supervise":       os.ModeDir | 0700,
 				svdir.LockPath:    0600,
@@ -218,7 +191,7 @@ func TestScenario(t *testing.T) {
 				if s.letters != "" {
 					testenv.Control(t, dir, s.letters)
 				}
-				r := waitStatus(t, dir, fmt.Sprintf("step %d (%q)", i, s.letters), s.settle)
+				r := testenv.WaitStatus(t, wait, dir, fmt.Sprintf("step %d (%q)", i, s.letters), s.settle)
 				// The record's flags must agree with what svstat shows.
 				if r.Pid == 0 && r.Paused {
 					t.Errorf("step %d: paused byte set while down", i)
@@ -248,7 +221,7 @@ echo ready >> sigs
 while :; do sleep 0.05; done
 `)
 			startSupervise(t, im, dir)
-			readFileWait(t, filepath.Join(dir, "sigs"))
+			testenv.ReadLines(t, wait, filepath.Join(dir, "sigs"))
 			sigs := filepath.Join(dir, "sigs")
 			for _, c := range []struct{ letter, sig string }{{"h", "HUP"}, {"a", "ALRM"}, {"i", "INT"}, {"t", "TERM"}, {"c", "CONT"}} {
 				testenv.Control(t, dir, c.letter)
@@ -258,7 +231,7 @@ while :; do sleep 0.05; done
 				})
 			}
 			// p stops the process; c continues it.
-			pid := readStatus(t, dir).Pid
+			pid := testenv.ReadStatus(t, dir).Pid
 			testenv.Control(t, dir, "p")
 			testenv.WaitFor(t, wait, "stopped", func() bool { return testenv.ProcState(pid) == 'T' })
 			testenv.Control(t, dir, "c")
@@ -271,13 +244,13 @@ while :; do sleep 0.05; done
 				return string(b) == "TERM\nCONT\n"
 			})
 			// The trap may run before supervise has rewritten status.
-			waitStatus(t, dir, "want down, still up", func(r svdir.Status) bool { return r.Want == 'd' })
-			if r := readStatus(t, dir); r.Pid != pid {
+			testenv.WaitStatus(t, wait, dir, "want down, still up", func(r svdir.Status) bool { return r.Want == 'd' })
+			if r := testenv.ReadStatus(t, dir); r.Pid != pid {
 				t.Errorf("after d: %+v", r)
 			}
 			// k kills it for good: want down, so no restart.
 			testenv.Control(t, dir, "k")
-			waitStatus(t, dir, "down after k", isDown)
+			testenv.WaitStatus(t, wait, dir, "down after k", isDown)
 		})
 	}
 }
@@ -289,7 +262,7 @@ func TestExit(t *testing.T) {
 			// next death, without restarting.
 			dir := service(t, "exec sleep 1000\n")
 			p := startSupervise(t, im, dir)
-			r := waitStatus(t, dir, "up", isUp)
+			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 			// 0.76 reads no command during the second after a start, and
 			// then announces twice in a row; wait that out so that the
 			// status file's inode changes exactly once, for x.
@@ -310,7 +283,7 @@ func TestExit(t *testing.T) {
 			if code := p.Wait(t, wait); code != 0 {
 				t.Fatalf("exit code %d", code)
 			}
-			if r := readStatus(t, dir); r.Pid != 0 || r.Want != 'u' {
+			if r := testenv.ReadStatus(t, dir); r.Pid != 0 || r.Want != 'u' {
 				t.Errorf("final status %+v", r)
 			}
 			out, _, _ := testenv.Run(t, "", "", testenv.Debian(t, "svstat"), dir)
@@ -321,7 +294,7 @@ func TestExit(t *testing.T) {
 			// dx on a running service: down, then exit 0.
 			dir = service(t, "exec sleep 1000\n")
 			p = startSupervise(t, im, dir)
-			waitStatus(t, dir, "up", isUp)
+			testenv.WaitStatus(t, wait, dir, "up", isUp)
 			testenv.Control(t, dir, "dx")
 			if code := p.Wait(t, wait); code != 0 {
 				t.Fatalf("dx exit code %d", code)
@@ -345,17 +318,17 @@ func TestOnce(t *testing.T) {
 			dir := service(t, "echo run >> runs\nexec sleep 1000\n")
 			os.WriteFile(filepath.Join(dir, "down"), nil, 0644)
 			startSupervise(t, im, dir)
-			if r := readStatus(t, dir); r.Pid != 0 || r.Want != 'd' {
+			if r := testenv.ReadStatus(t, dir); r.Pid != 0 || r.Want != 'd' {
 				t.Fatalf("with down file: %+v", r)
 			}
 			testenv.Control(t, dir, "o")
-			r := waitStatus(t, dir, "up", isUp)
+			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 			if r.Want != 0 {
 				t.Errorf("want byte %d after o", r.Want)
 			}
-			readFileWait(t, filepath.Join(dir, "runs"))
+			testenv.ReadLines(t, wait, filepath.Join(dir, "runs"))
 			syscall.Kill(r.Pid, syscall.SIGKILL)
-			waitStatus(t, dir, "down", isDown)
+			testenv.WaitStatus(t, wait, dir, "down", isDown)
 			if got := svstat(t, dir); got != "down S seconds\n" {
 				t.Errorf("svstat %q", got)
 			}
@@ -436,7 +409,7 @@ func TestRunFailures(t *testing.T) {
 				if n < 1 || n > 3 || strings.ReplaceAll(p.Stderr.String(), want, "") != "" {
 					t.Errorf("%s: %d attempts in %v; stderr %q", im.name, n, time.Since(start), p.Stderr)
 				}
-				if r := readStatus(t, dir); r.Pid != 0 && testenv.Alive(r.Pid) {
+				if r := testenv.ReadStatus(t, dir); r.Pid != 0 && testenv.Alive(r.Pid) {
 					t.Errorf("%s: status shows live pid %d", im.name, r.Pid)
 				}
 			}
@@ -477,12 +450,11 @@ func TestCommandsAtOnce(t *testing.T) {
 	dir := service(t, "exec sleep 1000\n")
 	startSupervise(t, svkit, dir)
 	for i := 0; i < 3; i++ {
-		r := waitStatus(t, dir, "up", isUp)
+		r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 		start := time.Now()
-		testenv.Control(t, dir, "d")
-		waitStatus(t, dir, "down", isDown)
+		bringDown(t, dir)
 		testenv.Control(t, dir, "u")
-		r2 := waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
+		r2 := testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 		if d := time.Since(start); d > 900*time.Millisecond {
 			t.Errorf("down/up round trip took %v", d)
 		}
@@ -499,9 +471,7 @@ func TestCommandsAtOnce(t *testing.T) {
 func TestCommandBurst(t *testing.T) {
 	for _, im := range both {
 		t.Run(im.name, func(t *testing.T) {
-			dir := service(t, "exec sleep 1000\n")
-			startSupervise(t, im, dir)
-			waitStatus(t, dir, "up", isUp)
+			dir := upService(t, im, "exec sleep 1000\n")
 			if im.name == "0.76" {
 				time.Sleep(1100 * time.Millisecond) // out of 0.76's deaf second after a start
 			}
@@ -517,7 +487,7 @@ func TestCommandBurst(t *testing.T) {
 			}
 			const burst = 4096
 			testenv.Control(t, dir, strings.Repeat("c", burst)+"d")
-			waitStatus(t, dir, "down behind the burst", isDown)
+			testenv.WaitStatus(t, wait, dir, "down behind the burst", isDown)
 			writes, overflow := 0, false
 			buf := make([]byte, 64<<10)
 			for {
@@ -561,9 +531,9 @@ exec sleep 1000'
 		cmd := exec.Command(im.path(t), dir)
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "SVKIT_TEST=a b=c"}
 		p := testenv.Start(t, cmd)
-		readFileWait(t, filepath.Join(dir, "out.done"))
+		testenv.ReadLines(t, wait, filepath.Join(dir, "out.done"))
 		got := map[string]string{}
-		r := waitStatus(t, dir, "up", isUp)
+		r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 		// Until the dynamic loader has mapped sleep's libraries it holds
 		// them open: wait for it to be done before looking.
 		testenv.WaitFor(t, wait, "run execs sleep, loaded", func() bool {
@@ -601,7 +571,7 @@ exec sleep 1000'
 			t.Errorf("%s: run is not in supervise's session/pgrp: %q vs %q", im.name, got["sess"], got["parent"])
 		}
 		p.KillAndWait(t, syscall.SIGKILL)
-		if r := readStatus(t, dir); r.Pid != 0 {
+		if r := testenv.ReadStatus(t, dir); r.Pid != 0 {
 			syscall.Kill(r.Pid, syscall.SIGKILL)
 		}
 		testenv.RemoveGroup(dir)
@@ -626,7 +596,7 @@ func TestTermKillsSuperviseNotRun(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT} {
 		dir := service(t, "exec sleep 1000\n")
 		p := startSupervise(t, svkit, dir)
-		r := waitStatus(t, dir, "up", isUp)
+		r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 		syscall.Kill(p.Pid(), sig)
 		p.Wait(t, wait)
 		if st := p.State().Sys().(syscall.WaitStatus); !st.Signaled() || st.Signal() != sig {
@@ -689,9 +659,7 @@ func TestReadOnlyDir(t *testing.T) {
 			testenv.Require(t, false, "bind mount: "+string(out))
 		}
 		t.Cleanup(func() { exec.Command("umount", dir).Run() })
-		if out, err := exec.Command("mount", "-o", "remount,bind,ro", dir).CombinedOutput(); err != nil {
-			t.Fatalf("remount ro: %v %s", err, out)
-		}
+		testenv.MustRun(t, "mount", "-o", "remount,bind,ro", dir)
 		_, stderr, code := testenv.Run(t, "", "", im.path(t), dir)
 		res[im.name] = fmt.Sprintf("%d %s", code, strings.ReplaceAll(stderr, dir, "DIR"))
 	}
@@ -717,7 +685,7 @@ func TestDebianToolsDriveSvkit(t *testing.T) {
 			if _, _, code := testenv.Run(t, "", "", svok, dir); code != 0 {
 				t.Errorf("svok: %d", code)
 			}
-			r := waitStatus(t, dir, "up", isUp)
+			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 			if im.name == "0.76" {
 				// 0.76 is deaf for a second after a start.
 				for time.Since(r.Since()) < 1200*time.Millisecond {
@@ -738,7 +706,7 @@ func TestDebianToolsDriveSvkit(t *testing.T) {
 				if _, stderr, code := testenv.Run(t, "", "", svc, c.opt, dir); code != 0 || stderr != "" {
 					t.Fatalf("svc %s: %d %q", c.opt, code, stderr)
 				}
-				r = waitStatus(t, dir, "svc "+c.opt, c.cond)
+				r = testenv.WaitStatus(t, wait, dir, "svc "+c.opt, c.cond)
 				if got := svstat(t, dir); got != c.line {
 					t.Errorf("after svc %s: %q, want %q", c.opt, got, c.line)
 				}
@@ -765,7 +733,7 @@ func TestDebianToolsDriveSvkit(t *testing.T) {
 func TestNoGrowth(t *testing.T) {
 	dir := service(t, "exec sleep 1000\n")
 	p := startSupervise(t, svkit, dir)
-	r := waitStatus(t, dir, "up", isUp)
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 	usage := func() (rssKB, threads, fds int) {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
 		for _, l := range strings.Split(string(b), "\n") {
@@ -791,11 +759,10 @@ func TestNoGrowth(t *testing.T) {
 	}
 	cycles := func(n int) {
 		for i := 0; i < n; i++ {
-			testenv.Control(t, dir, "d")
-			waitStatus(t, dir, "down", isDown)
+			bringDown(t, dir)
 			testenv.Control(t, dir, "u")
 			old := r.Pid
-			r = waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != old })
+			r = testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != old })
 		}
 	}
 	// supervise makes every thread it needs at start-up.

@@ -41,9 +41,18 @@ func killMarked(marker string) {
 	}
 }
 
-// uniq returns a marker no other test uses: a sleep duration.
+// waitMarked waits until n live processes carry the marker.
+func waitMarked(t *testing.T, marker string, n int, what string) {
+	t.Helper()
+	testenv.WaitFor(t, wait, what, func() bool { return len(marked(marker)) == n })
+}
+
+// uniq returns a marker no other test uses (a sleep duration) and kills
+// the processes that carry it when the test ends.
 func uniq(t *testing.T) string {
-	return strconv.Itoa(100000 + int(time.Now().UnixNano()%800000))
+	m := strconv.Itoa(100000 + int(time.Now().UnixNano()%800000))
+	t.Cleanup(func() { killMarked(m) })
+	return m
 }
 
 // TestReadopt: after supervise is SIGKILLed, the supervise that replaces it
@@ -53,10 +62,9 @@ func TestReadopt(t *testing.T) {
 	for _, im := range both {
 		t.Run(im.name, func(t *testing.T) {
 			m := uniq(t)
-			t.Cleanup(func() { killMarked(m) })
 			dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
 			p := startSupervise(t, im, dir)
-			r := waitStatus(t, dir, "up", isUp)
+			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 			p.KillAndWait(t, syscall.SIGKILL)
 			if !testenv.Alive(r.Pid) {
 				t.Fatal("run died with supervise")
@@ -64,10 +72,10 @@ func TestReadopt(t *testing.T) {
 			startSupervise(t, im, dir)
 			if im.name == "0.76" {
 				// The known 0.76 failure: a second copy.
-				testenv.WaitFor(t, wait, "0.76's duplicate", func() bool { return len(marked(m)) == 2 })
+				waitMarked(t, m, 2, "0.76's duplicate")
 				return
 			}
-			r2 := readStatus(t, dir)
+			r2 := testenv.ReadStatus(t, dir)
 			if r2.Pid != r.Pid || r2.When != r.When {
 				t.Fatalf("re-adopted status %+v, want pid %d since %v", r2, r.Pid, r.When)
 			}
@@ -78,11 +86,10 @@ func TestReadopt(t *testing.T) {
 			if got := svstat(t, dir); got != "up (pid P) S seconds\n" {
 				t.Errorf("svstat %q", got)
 			}
-			testenv.Control(t, dir, "d")
-			waitStatus(t, dir, "down", isDown)
+			bringDown(t, dir)
 			testenv.WaitFor(t, wait, "old copy gone", func() bool { return !testenv.Alive(r.Pid) })
 			testenv.Control(t, dir, "u")
-			r3 := waitStatus(t, dir, "up again", isUp)
+			r3 := testenv.WaitStatus(t, wait, dir, "up again", isUp)
 			if r3.Pid == r.Pid {
 				t.Fatal("same pid")
 			}
@@ -99,7 +106,6 @@ func TestReadopt(t *testing.T) {
 // adopted, and svc never signals that process.
 func TestNoAdoptionOfRecycledPid(t *testing.T) {
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	victim := testenv.Start(t, exec.Command("sleep", m))
 	id, err := proc.Lookup(victim.Pid())
 	if err != nil {
@@ -116,13 +122,12 @@ func TestNoAdoptionOfRecycledPid(t *testing.T) {
 		os.MkdirAll(filepath.Join(dir, "supervise"), 0700)
 		os.WriteFile(filepath.Join(dir, svdir.ProcessPath), []byte(rec), 0644)
 		startSupervise(t, svkit, dir)
-		r := waitStatus(t, dir, "up", isUp)
+		r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 		if r.Pid == id.Pid {
 			t.Fatalf("record %q: adopted an unrelated process", rec)
 		}
 		testenv.Control(t, dir, "k")
-		testenv.Control(t, dir, "d")
-		waitStatus(t, dir, "down", isDown)
+		bringDown(t, dir)
 		if !testenv.Alive(id.Pid) {
 			t.Fatalf("record %q: the unrelated process was killed", rec)
 		}
@@ -135,7 +140,6 @@ func TestTreeDown(t *testing.T) {
 	for _, mode := range []string{"cgroup", "subreaper"} {
 		t.Run(mode, func(t *testing.T) {
 			m := uniq(t)
-			t.Cleanup(func() { killMarked(m) })
 			dir := service(t, fmt.Sprintf(`sleep %[1]s &
 sleep %[1]s &
 ( ( setsid sleep %[1]s & ) & )
@@ -148,12 +152,11 @@ wait
 				testenv.RequireRoot(t)
 			}
 			startSupervise(t, svkit, dir)
-			waitStatus(t, dir, "up", isUp) // run may write its files before status shows it
-			readFileWait(t, filepath.Join(dir, "ready"))
-			testenv.WaitFor(t, wait, "three sleeps", func() bool { return len(marked(m)) == 3 })
-			testenv.Control(t, dir, "d")
-			waitStatus(t, dir, "down", isDown)
-			testenv.WaitFor(t, wait, "whole tree gone", func() bool { return len(marked(m)) == 0 })
+			testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
+			testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
+			waitMarked(t, m, 3, "three sleeps")
+			bringDown(t, dir)
+			waitMarked(t, m, 0, "whole tree gone")
 		})
 	}
 }
@@ -162,20 +165,19 @@ wait
 // timeout-kill milliseconds.
 func TestTimeoutKill(t *testing.T) {
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	dir := service(t, fmt.Sprintf("trap 'echo TERM >> sigs' TERM\nsleep %s &\necho ready > ready\nwhile :; do sleep 0.05; done\n", m))
 	os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte("300\n"), 0644)
 	startSupervise(t, svkit, dir)
-	waitStatus(t, dir, "up", isUp) // run may write its files before status shows it
-	readFileWait(t, filepath.Join(dir, "ready"))
+	testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
+	testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
 	start := time.Now()
 	testenv.Control(t, dir, "d")
-	readFileWait(t, filepath.Join(dir, "sigs"))
-	waitStatus(t, dir, "down", isDown)
+	testenv.ReadLines(t, wait, filepath.Join(dir, "sigs"))
+	testenv.WaitStatus(t, wait, dir, "down", isDown)
 	if d := time.Since(start); d < 250*time.Millisecond {
 		t.Errorf("killed after %v, before the timeout", d)
 	}
-	testenv.WaitFor(t, wait, "tree gone", func() bool { return len(marked(m)) == 0 })
+	waitMarked(t, m, 0, "tree gone")
 }
 
 // treeModes are the two ways supervise finds the service's processes.
@@ -229,7 +231,6 @@ func TestLeftoversCrashLoop(t *testing.T) {
 		} {
 			t.Run(mode+"/"+tc.name, func(t *testing.T) {
 				m := uniq(t)
-				t.Cleanup(func() { killMarked(m) })
 				dir := treeService(t, mode, "echo start >> starts\n"+fmt.Sprintf(tc.helper, m)+"\nexit 1\n")
 				if tc.timeoutKill != "" {
 					os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte(tc.timeoutKill+"\n"), 0644)
@@ -244,10 +245,10 @@ func TestLeftoversCrashLoop(t *testing.T) {
 				if !tc.downEnds {
 					return
 				}
-				waitStatus(t, dir, "between restarts", isDown)
+				testenv.WaitStatus(t, wait, dir, "between restarts", isDown)
 				testenv.Control(t, dir, "d")
-				waitStatus(t, dir, "wanted down", func(r svdir.Status) bool { return r.Pid == 0 && r.Want == svdir.WantDown })
-				testenv.WaitFor(t, wait, "every helper gone", func() bool { return len(marked(m)) == 0 })
+				testenv.WaitStatus(t, wait, dir, "wanted down", func(r svdir.Status) bool { return r.Pid == 0 && r.Want == svdir.WantDown })
+				waitMarked(t, m, 0, "every helper gone")
 			})
 		}
 	}
@@ -265,11 +266,10 @@ func TestLeftoversExit(t *testing.T) {
 		} {
 			t.Run(mode+"/"+tc.name, func(t *testing.T) {
 				m := uniq(t)
-				t.Cleanup(func() { killMarked(m) })
 				dir := treeService(t, mode, "echo start >> starts\n"+fmt.Sprintf(tc.helper, m)+"\nexit 1\n")
 				p := startSupervise(t, svkit, dir)
 				testenv.WaitFor(t, wait, "two starts", func() bool { return starts(dir) >= 2 })
-				waitStatus(t, dir, "between restarts", isDown)
+				testenv.WaitStatus(t, wait, dir, "between restarts", isDown)
 				testenv.Control(t, dir, "dx")
 				p.Wait(t, wait)
 				if pids := marked(m); len(pids) != 0 {
@@ -288,17 +288,15 @@ func TestLeftoversBeforeStart(t *testing.T) {
 		for _, cmd := range []string{"u", "o"} {
 			t.Run(mode+"/"+cmd, func(t *testing.T) {
 				m := uniq(t)
-				t.Cleanup(func() { killMarked(m) })
 				dir := treeService(t, mode, "echo start >> starts\n"+ignoresTerm(m)+"\nexec sleep 1"+m+"\n")
 				startSupervise(t, svkit, dir)
-				testenv.WaitFor(t, wait, "run and its helper", func() bool { return len(marked(m)) == 2 })
-				readFileWait(t, filepath.Join(dir, "helpers"))
+				waitMarked(t, m, 2, "run and its helper")
+				testenv.ReadLines(t, wait, filepath.Join(dir, "helpers"))
 				old := marked(m)
-				testenv.Control(t, dir, "d")
-				waitStatus(t, dir, "down", isDown)
-				testenv.WaitFor(t, wait, "run gone, the helper left", func() bool { return len(marked(m)) == 1 })
+				bringDown(t, dir)
+				waitMarked(t, m, 1, "run gone, the helper left")
 				testenv.Control(t, dir, cmd)
-				waitStatus(t, dir, "up again", isUp)
+				testenv.WaitStatus(t, wait, dir, "up again", isUp)
 				testenv.WaitFor(t, wait, "the new run and its helper", func() bool {
 					return starts(dir) == 2 && len(marked(m)) == 2
 				})
@@ -319,16 +317,15 @@ func TestLeftoversSpareFinish(t *testing.T) {
 	for _, mode := range treeModes {
 		t.Run(mode, func(t *testing.T) {
 			m := uniq(t)
-			t.Cleanup(func() { killMarked(m) })
 			dir := treeService(t, mode, ignoresTerm(m)+"\necho ready > ready\nexec sleep 1"+m+"\n")
 			testenv.WriteScript(t, filepath.Join(dir, "finish"), "sleep 0.5\necho finished > finished\n")
 			os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte("100\n"), 0644)
 			startSupervise(t, svkit, dir)
-			waitStatus(t, dir, "up", isUp)
-			readFileWait(t, filepath.Join(dir, "ready"))
+			testenv.WaitStatus(t, wait, dir, "up", isUp)
+			testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
 			testenv.Control(t, dir, "d")
-			readFileWait(t, filepath.Join(dir, "finished"))
-			testenv.WaitFor(t, wait, "the helper gone", func() bool { return len(marked(m)) == 0 })
+			testenv.ReadLines(t, wait, filepath.Join(dir, "finished"))
+			waitMarked(t, m, 0, "the helper gone")
 		})
 	}
 }
@@ -338,10 +335,9 @@ func TestDownSignal(t *testing.T) {
 	dir := service(t, "trap 'echo QUIT >> sigs; exit 0' QUIT\ntrap 'echo TERM >> sigs' TERM\necho ready > ready\nwhile :; do sleep 0.05; done\n")
 	os.WriteFile(filepath.Join(dir, "down-signal"), []byte("SIGQUIT\n"), 0644)
 	startSupervise(t, svkit, dir)
-	waitStatus(t, dir, "up", isUp) // run may write its files before status shows it
-	readFileWait(t, filepath.Join(dir, "ready"))
-	testenv.Control(t, dir, "d")
-	waitStatus(t, dir, "down", isDown)
+	testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
+	testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
+	bringDown(t, dir)
 	if b, _ := os.ReadFile(filepath.Join(dir, "sigs")); string(b) != "QUIT\n" {
 		t.Errorf("signals seen: %q", b)
 	}
@@ -351,7 +347,6 @@ func TestDownSignal(t *testing.T) {
 // as the service: status shows it, svc reaches it, its death restarts run.
 func TestPidfile(t *testing.T) {
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	dir := service(t, fmt.Sprintf(`echo start >> starts
 ( ( exec /bin/sh -c 'trap "echo HUP >> hups" HUP; echo $$ > daemon.pid; while :; do sleep 0.05; done' %s ) & )
 exit 0
@@ -366,15 +361,14 @@ exit 0
 		return err == nil && daemon != 0 && r.Pid == daemon
 	})
 	testenv.Control(t, dir, "h")
-	readFileWait(t, filepath.Join(dir, "hups"))
+	testenv.ReadLines(t, wait, filepath.Join(dir, "hups"))
 	syscall.Kill(daemon, syscall.SIGKILL)
 	testenv.WaitFor(t, wait, "restart", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "starts"))
 		return string(b) == "start\nstart\n"
 	})
-	r := waitStatus(t, dir, "new daemon followed", func(r svdir.Status) bool { return r.Pid != 0 && r.Pid != daemon })
-	testenv.Control(t, dir, "d")
-	waitStatus(t, dir, "down", isDown)
+	r := testenv.WaitStatus(t, wait, dir, "new daemon followed", func(r svdir.Status) bool { return r.Pid != 0 && r.Pid != daemon })
+	bringDown(t, dir)
 	testenv.WaitFor(t, wait, "daemon gone", func() bool { return !testenv.Alive(r.Pid) })
 }
 
@@ -391,7 +385,6 @@ func TestPidfileKilledWhileFollowing(t *testing.T) {
 	for _, beforeReap := range []bool{true, false} {
 		t.Run(fmt.Sprintf("before-reap=%v", beforeReap), func(t *testing.T) {
 			m := uniq(t)
-			t.Cleanup(func() { killMarked(m) })
 			dir := service(t, fmt.Sprintf(`echo start >> starts
 ( ( exec /bin/sh -c 'while [ ! -e go2 ]; do sleep 0.01; done; echo $$ > daemon.pid; while :; do sleep 0.05; done' %s ) & )
 while [ ! -e go ]; do sleep 0.01; done
@@ -400,7 +393,7 @@ exit 0
 			os.WriteFile(filepath.Join(dir, "pidfile"), []byte("daemon.pid\n"), 0644)
 			touch := func(name string) { os.WriteFile(filepath.Join(dir, name), nil, 0644) }
 			p := startSupervise(t, svkit, dir)
-			r := waitStatus(t, dir, "up", isUp)
+			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 			if beforeReap {
 				syscall.Kill(p.Pid(), syscall.SIGSTOP)
 				touch("go")
@@ -422,8 +415,8 @@ exit 0
 			}
 			startSupervise(t, svkit, dir)
 			touch("go2")
-			daemon, _ := strconv.Atoi(strings.TrimSpace(readFileWait(t, filepath.Join(dir, "daemon.pid"))))
-			waitStatus(t, dir, "the daemon followed", func(r svdir.Status) bool { return r.Pid == daemon })
+			daemon, _ := strconv.Atoi(strings.TrimSpace(testenv.ReadLines(t, wait, filepath.Join(dir, "daemon.pid"))))
+			testenv.WaitStatus(t, wait, dir, "the daemon followed", func(r svdir.Status) bool { return r.Pid == daemon })
 			time.Sleep(200 * time.Millisecond)
 			if b, _ := os.ReadFile(filepath.Join(dir, "starts")); string(b) != "start\n" {
 				t.Fatalf("run started again: %q", b)
@@ -431,9 +424,8 @@ exit 0
 			if pids := marked(m); len(pids) != 1 {
 				t.Fatalf("daemons %v", pids)
 			}
-			testenv.Control(t, dir, "d")
-			waitStatus(t, dir, "down", isDown)
-			testenv.WaitFor(t, wait, "daemon gone", func() bool { return len(marked(m)) == 0 })
+			bringDown(t, dir)
+			waitMarked(t, m, 0, "daemon gone")
 		})
 	}
 }
@@ -444,7 +436,6 @@ exit 0
 // and svc -d / -u work on it.
 func TestReadoptUnderSvscan(t *testing.T) {
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	scan := t.TempDir()
 	dir := filepath.Join(scan, "svc")
 	testenv.WriteScript(t, filepath.Join(dir, "run"), "echo start >> starts\nexec sleep "+m+"\n")
@@ -456,7 +447,7 @@ func TestReadoptUnderSvscan(t *testing.T) {
 		sv.Wait(t, wait)
 		testenv.RemoveGroup(dir)
 	})
-	r := waitStatus(t, dir, "up", isUp)
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 	var old int
 	for _, in := range proc.All() {
 		if in.PPid == sv.Pid() {
@@ -486,17 +477,16 @@ func TestReadoptUnderSvscan(t *testing.T) {
 		}
 		return err == nil
 	})
-	if r2 := readStatus(t, dir); r2.Pid != r.Pid {
+	if r2 := testenv.ReadStatus(t, dir); r2.Pid != r.Pid {
 		t.Fatalf("status pid %d after re-adoption, want %d", r2.Pid, r.Pid)
 	}
 	if pids := marked(m); len(pids) != 1 {
 		t.Fatalf("copies running: %v", pids)
 	}
-	testenv.Control(t, dir, "d")
-	waitStatus(t, dir, "down", isDown)
-	testenv.WaitFor(t, wait, "old copy gone", func() bool { return len(marked(m)) == 0 })
+	bringDown(t, dir)
+	waitMarked(t, m, 0, "old copy gone")
 	testenv.Control(t, dir, "u")
-	waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
+	testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
 	testenv.WaitFor(t, wait, "the second start", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "starts"))
 		return string(b) == "start\nstart\n"
@@ -525,11 +515,10 @@ func TestKilledWhileStarting(t *testing.T) {
 				requireGroup(t)
 			}
 			m := uniq(t)
-			t.Cleanup(func() { killMarked(m) })
 			dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
 			// Runs after strace is killed: a supervise it left (when
 			// the test fails before the kill) goes too.
-			t.Cleanup(func() { killIn(dir); testenv.RemoveGroup(dir) })
+			t.Cleanup(func() { testenv.KillIn(dir); testenv.RemoveGroup(dir) })
 			if tc.noCgroup {
 				os.WriteFile(filepath.Join(dir, "no-cgroup"), nil, 0644)
 			}
@@ -559,7 +548,7 @@ func TestKilledWhileStarting(t *testing.T) {
 			tracer.KillAndWait(t, syscall.SIGKILL)
 			var first []int
 			if tc.forked {
-				testenv.WaitFor(t, wait, "the first run", func() bool { return len(marked(m)) == 1 })
+				waitMarked(t, m, 1, "the first run")
 				first = marked(m)
 			} else if pids := marked(m); len(pids) != 0 {
 				t.Fatalf("run started before the fork: %v", pids)
@@ -567,7 +556,7 @@ func TestKilledWhileStarting(t *testing.T) {
 			time.Sleep(30 * time.Millisecond) // three clock ticks of /proc's start times
 			before := time.Now()
 			startSupervise(t, svkit, dir)
-			r := waitStatus(t, dir, "up", isUp)
+			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 			if tc.forked && r.Pid != first[0] {
 				t.Fatalf("status pid %d, want the re-adopted %d", r.Pid, first[0])
 			}
@@ -581,12 +570,11 @@ func TestKilledWhileStarting(t *testing.T) {
 			if pids := marked(m); len(pids) != 1 || pids[0] != r.Pid {
 				t.Fatalf("copies running %v, status pid %d", pids, r.Pid)
 			}
-			testenv.Control(t, dir, "d")
-			waitStatus(t, dir, "down", isDown)
-			testenv.WaitFor(t, wait, "the copy gone", func() bool { return len(marked(m)) == 0 })
+			bringDown(t, dir)
+			waitMarked(t, m, 0, "the copy gone")
 			testenv.Control(t, dir, "u")
-			waitStatus(t, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
-			testenv.WaitFor(t, wait, "one copy again", func() bool { return len(marked(m)) == 1 })
+			testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
+			waitMarked(t, m, 1, "one copy again")
 		})
 	}
 }
@@ -598,7 +586,6 @@ func TestKilledWhileStarting(t *testing.T) {
 func TestStartingRecordIgnoresOlderProcesses(t *testing.T) {
 	requireGroup(t)
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	m2 := uniq(t) + "1"
 	t.Cleanup(func() { killMarked(m2) })
 	dir := service(t, "exec sleep "+m2+"\n")
@@ -620,7 +607,7 @@ func TestStartingRecordIgnoresOlderProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	startSupervise(t, svkit, dir)
-	r := waitStatus(t, dir, "up", isUp)
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 	if r.Pid == old.Pid() {
 		t.Fatal("adopted a process older than the start")
 	}
@@ -679,10 +666,9 @@ func TestRecycledPid(t *testing.T) {
 	}
 	t.Cleanup(func() { unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) })
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	dir := service(t, "exec sleep 1"+m+"\n")
 	p := startSupervise(t, svkit, dir)
-	r := waitStatus(t, dir, "up", isUp)
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 	p.KillAndWait(t, syscall.SIGKILL)
 	syscall.Kill(r.Pid, syscall.SIGKILL)
 	var ws unix.WaitStatus
@@ -709,14 +695,14 @@ func TestRecycledPid(t *testing.T) {
 		t.Fatalf("record %q does not name the old pid %d", b, r.Pid)
 	}
 	startSupervise(t, svkit, dir)
-	r2 := waitStatus(t, dir, "up", isUp)
+	r2 := testenv.WaitStatus(t, wait, dir, "up", isUp)
 	if r2.Pid == r.Pid {
 		t.Fatal("adopted the process that took the recycled pid")
 	}
 	for _, c := range []string{"k", "t", "d", "x"} {
 		testenv.Control(t, dir, c)
 	}
-	waitStatus(t, dir, "down", isDown)
+	testenv.WaitStatus(t, wait, dir, "down", isDown)
 	time.Sleep(100 * time.Millisecond)
 	if !testenv.Alive(victim.Pid()) {
 		t.Fatal("the process with the recycled pid was signalled")
@@ -730,10 +716,9 @@ func TestRecycledPid(t *testing.T) {
 func TestFrozenGroupThawed(t *testing.T) {
 	requireGroup(t)
 	m := uniq(t)
-	t.Cleanup(func() { killMarked(m) })
 	dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
 	p := startSupervise(t, svkit, dir)
-	r := waitStatus(t, dir, "up", isUp)
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
 	group := groupPath(t, dir)
 	p.KillAndWait(t, syscall.SIGKILL)
 	if err := os.WriteFile(filepath.Join(group, "cgroup.freeze"), []byte("1"), 0); err != nil {
@@ -745,18 +730,17 @@ func TestFrozenGroupThawed(t *testing.T) {
 	})
 
 	startSupervise(t, svkit, dir)
-	if got := readStatus(t, dir); got.Pid != r.Pid {
+	if got := testenv.ReadStatus(t, dir); got.Pid != r.Pid {
 		t.Fatalf("status pid %d, want the adopted %d", got.Pid, r.Pid)
 	}
 	testenv.WaitFor(t, wait, "the cgroup thawed", func() bool {
 		b, _ := os.ReadFile(filepath.Join(group, "cgroup.freeze"))
 		return strings.TrimSpace(string(b)) == "0"
 	})
-	testenv.Control(t, dir, "d")
-	waitStatus(t, dir, "down", isDown)
+	bringDown(t, dir)
 	testenv.WaitFor(t, wait, "the adopted run gone", func() bool { return !testenv.Alive(r.Pid) })
 	testenv.Control(t, dir, "u")
-	waitStatus(t, dir, "up again", isUp)
+	testenv.WaitStatus(t, wait, dir, "up again", isUp)
 	testenv.WaitFor(t, wait, "the new run running (not frozen)", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, "starts"))
 		return string(b) == "start\nstart\n"

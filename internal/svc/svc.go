@@ -33,11 +33,7 @@ const UsageLine = "svc options: u up, d down, o once, x exit, p pause, c continu
 func Parse(argv []string, stderr io.Writer) (letters string, dirs []string, ok bool) {
 	var all []byte
 	p := sgetopt.New(argv, svdir.Letters, stderr)
-	for {
-		c := p.Next()
-		if c == sgetopt.EOF {
-			break
-		}
+	for c := p.Next(); c != sgetopt.EOF; c = p.Next() {
 		if c == '?' {
 			io.WriteString(stderr, UsageLine+"\n")
 			return "", nil, false

@@ -21,13 +21,7 @@ func runAs(t *testing.T, dir, prog string, args ...string) (string, int) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := testenv.ExitCode(t, cmd, cmd.Run())
 	return out.String(), code
 }
 

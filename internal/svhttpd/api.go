@@ -498,16 +498,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, rc *http.Respons
 		return
 	}
 	defer s.clients.Add(-1)
-	// The request is read: no read deadline may end the stream (net/http
-	// clears it too before it watches for the client going away).
-	rc.SetReadDeadline(time.Time{})
 	sub, snapshot, seq := s.Hub.Subscribe(r.Header.Get("Last-Event-ID"))
 	defer s.Hub.Unsubscribe(sub)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	startStream(w, rc)
 	var b bytes.Buffer
 	b.WriteString("retry: 1000\n\n")
 	if snapshot != nil {
@@ -562,4 +555,16 @@ func writeEvent(b *bytes.Buffer, id, kind string, data []byte) {
 	b.WriteString("id: " + id + "\nevent: " + kind + "\ndata: ")
 	b.Write(data)
 	b.WriteString("\n\n")
+}
+
+// startStream begins an event stream: the request is read, so no read
+// deadline may end the stream (net/http clears it too before it watches for
+// the client going away), and the headers go out with 200.
+func startStream(w http.ResponseWriter, rc *http.ResponseController) {
+	rc.SetReadDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
 }

@@ -125,19 +125,41 @@ func TestKeepAlive(t *testing.T) {
 	}
 }
 
-// TestEventsOutliveReadTimeout: the server's read timeout, which bounds
-// how long a request may take to arrive, does not end an event stream.
-func TestEventsOutliveReadTimeout(t *testing.T) {
-	s, _, scan := inproc(t, "a")
-	srv := HTTPServer(s.Handler())
-	srv.ReadTimeout = 200 * time.Millisecond
+// serve runs srv on a fresh socket until the test ends and returns the
+// socket's path.
+func serve(t *testing.T, srv *http.Server) string {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "sock")
 	l, err := ListenUnix(sock, 0600, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	go srv.Serve(l)
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
+	return sock
+}
+
+// slowClient sends a GET of target on a connection with a small receive
+// buffer and then reads nothing; the connection is closed when the test
+// ends.
+func slowClient(t *testing.T, sock, target string) {
+	t.Helper()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.(*net.UnixConn).SetReadBuffer(4096)
+	io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: x\r\n\r\n")
+}
+
+// TestEventsOutliveReadTimeout: the server's read timeout, which bounds
+// how long a request may take to arrive, does not end an event stream.
+func TestEventsOutliveReadTimeout(t *testing.T) {
+	s, _, scan := inproc(t, "a")
+	srv := HTTPServer(s.Handler())
+	srv.ReadTimeout = 200 * time.Millisecond
+	sock := serve(t, srv)
 	d := &daemon{sock: sock}
 	ev := d.events(t, "")
 	ev.next(t, 2*time.Second)
@@ -190,13 +212,7 @@ func TestSlowClient(t *testing.T) {
 	s.MaxClients = 3
 	s.WriteTimeout = 300 * time.Millisecond
 	// A client that reads the response headers and then nothing.
-	c, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.(*net.UnixConn).SetReadBuffer(4096)
-	io.WriteString(c, "GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+	slowClient(t, sock, "/v1/events")
 	d := &daemon{sock: sock, c: unixClient(sock)}
 	fast := d.events(t, "")
 	fast.next(t, 2*time.Second)
@@ -288,13 +304,7 @@ func TestHeaderTimeout(t *testing.T) {
 		t.Fatalf("limits not set: %+v", srv)
 	}
 	srv.ReadHeaderTimeout = 200 * time.Millisecond
-	sock := filepath.Join(t.TempDir(), "sock")
-	l, err := ListenUnix(sock, 0600, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	defer srv.Close()
+	sock := serve(t, srv)
 	c, err := net.Dial("unix", sock)
 	if err != nil {
 		t.Fatal(err)

@@ -309,9 +309,7 @@ func TestPermission(t *testing.T) {
 		{"chmod", "710", web + "/supervise"},
 		{"chmod", "620", web + "/supervise/control"},
 	} {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v %s", c, err, out)
-		}
+		testenv.MustRun(t, c[0], c[1:]...)
 	}
 	code, body = as([]uint32{group}, "POST", "/v1/services/web/svc?cmd=d")
 	if code != 200 || !strings.Contains(body, `"wanted":"down"`) {

@@ -270,12 +270,7 @@ func (s *Server) lines(w http.ResponseWriter, r *http.Request, q url.Values, rc 
 // followLines streams lines, then follows fls until the client goes away,
 // a write to it takes longer than WriteTimeout, or no log is left.
 func (s *Server) followLines(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, first []svlog.Line, fls []*svlog.Follower, withService bool) {
-	rc.SetReadDeadline(time.Time{})
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	startStream(w, rc)
 	var b bytes.Buffer
 	add := func(ls []svlog.Line) {
 		for i := range ls {

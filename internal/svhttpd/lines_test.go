@@ -3,8 +3,6 @@ package svhttpd
 import (
 	"bufio"
 	"encoding/json"
-	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -18,28 +16,6 @@ import (
 
 	"svkit/internal/testenv"
 )
-
-func TestMatchLines(t *testing.T) {
-	for _, tc := range []struct {
-		method, path string
-		kind         int
-		name         string
-		status       int
-	}{
-		{"GET", "/v1/services/web/lines", rLines, "web", 0},
-		{"GET", "/v1/lines", rAllLines, "", 0},
-		{"POST", "/v1/lines", 0, "", 405},
-		{"HEAD", "/v1/services/web/lines", 0, "", 405},
-		{"GET", "/v1/services/../lines", 0, "", 404},
-		{"GET", "/v1/services/web/lines/x", 0, "", 404},
-		{"GET", "/v1/services/web/log/lines", 0, "", 404},
-	} {
-		r, status, _ := Match(tc.method, tc.path)
-		if status != tc.status || r.Kind != tc.kind || r.Name != tc.name {
-			t.Errorf("Match(%s %q) = %+v, %d; want kind %d name %q status %d", tc.method, tc.path, r, status, tc.kind, tc.name, tc.status)
-		}
-	}
-}
 
 func TestLinesParams(t *testing.T) {
 	for q, want := range map[string]int{"": 10, "n=0": 0, "n=7": 7, "n=10000": 10000, "n=10000&follow=1": 10000, "follow=0": 10,
@@ -336,13 +312,7 @@ func TestLinesSlowClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := runtime.NumGoroutine()
-	c, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.(*net.UnixConn).SetReadBuffer(4096)
-	io.WriteString(c, "GET /v1/services/web/lines?n=5000&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	slowClient(t, sock, "/v1/services/web/lines?n=5000&follow=1")
 	testenv.WaitFor(t, 2*time.Second, "the client counted", func() bool { return s.clients.Load() == 1 })
 	testenv.WaitFor(t, 5*time.Second, "the slow client cut off", func() bool { return s.clients.Load() == 0 })
 	testenv.WaitFor(t, 5*time.Second, "goroutines back to their number", func() bool {

@@ -15,6 +15,8 @@ import (
 	"svkit/pkg/tai64"
 )
 
+// TestParseStamp: a line's multilog stamp is @, 24 lowercase hex digits and
+// a space; anything else is text.
 func TestParseStamp(t *testing.T) {
 	for _, c := range []struct {
 		in   string
@@ -255,11 +257,7 @@ func TestHugeLine(t *testing.T) {
 	if len(tl.Lines) != 2 || !tl.Lines[0].Cut || len(tl.Lines[0].Text) != MaxLine-stampLen || string(tl.Lines[1].Text) != "after" {
 		t.Fatalf("got %d lines, cut %v", len(tl.Lines), tl.Lines[0].Cut)
 	}
-	fl, err := NewFollower("x", dir, tl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fl.Close()
+	fl := newFollower(t, dir, tl)
 	appendFile(t, filepath.Join(dir, "current"), stamp(3)+string(big)+"\n"+stamp(4)+"end\n")
 	runtime.ReadMemStats(&ms0)
 	var got []Line
@@ -305,21 +303,34 @@ func TestGarbageAndUnstamped(t *testing.T) {
 	}
 }
 
+// newFollower follows dir's log after tl, until the test ends.
+func newFollower(t *testing.T, dir string, tl *Tail) *Follower {
+	t.Helper()
+	fl, err := NewFollower("x", dir, tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fl.Close() })
+	return fl
+}
+
+// follow follows dir's log from its end, until the test ends.
+func follow(t *testing.T, dir string) *Follower {
+	t.Helper()
+	tl, err := LastLines("x", dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newFollower(t, dir, tl)
+}
+
 // TestFollowerTruncatedAndRotated: a current that shrinks is read again from
 // its start, with a warning; after a rename the old file's last lines come
 // before the new current's.
 func TestFollowerTruncatedAndRotated(t *testing.T) {
 	dir := writeLog(t, map[string]string{"current": stamp(1) + "a\n" + stamp(2) + "b\n"})
 	cur := filepath.Join(dir, "current")
-	tl, err := LastLines("x", dir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fl, err := NewFollower("x", dir, tl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fl.Close()
+	fl := follow(t, dir)
 	var got []Line
 	var warns []string
 	poll := func() string {
@@ -420,15 +431,7 @@ func TestMerge(t *testing.T) {
 func TestFollowerRotationRace(t *testing.T) {
 	dir := writeLog(t, map[string]string{"current": stamp(1) + "a\n"})
 	cur := filepath.Join(dir, "current")
-	tl, err := LastLines("x", dir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fl, err := NewFollower("x", dir, tl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fl.Close()
+	fl := follow(t, dir)
 	afterDrain = func() {
 		afterDrain = nil
 		appendFile(t, cur, stamp(2)+"b\n")

@@ -109,11 +109,7 @@ func Main(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 	follow, n, pick := false, 10, ""
 	p := sgetopt.New(argv, "fn:d:", stderr)
-	for {
-		c := p.Next()
-		if c == sgetopt.EOF {
-			break
-		}
+	for c := p.Next(); c != sgetopt.EOF; c = p.Next() {
 		switch c {
 		case 'f':
 			follow = true

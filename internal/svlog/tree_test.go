@@ -23,11 +23,8 @@ type tree struct {
 
 func newTree(t *testing.T) *tree {
 	t.Helper()
-	root := t.TempDir()
-	tr := &tree{t: t, root: root, scan: filepath.Join(root, "sv")}
-	if err := os.Mkdir(tr.scan, 0755); err != nil {
-		t.Fatal(err)
-	}
+	root, scan := testenv.ScanDir(t)
+	tr := &tree{t: t, root: root, scan: scan}
 	t.Cleanup(func() { testenv.KillUnder(t, root) })
 	return tr
 }

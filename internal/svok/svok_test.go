@@ -13,10 +13,7 @@ import (
 
 func mkfifo(t *testing.T, path string, held bool) {
 	t.Helper()
-	os.MkdirAll(filepath.Dir(path), 0755)
-	if err := unix.Mkfifo(path, 0600); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Mkfifo(t, path)
 	if held {
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 		if err != nil {

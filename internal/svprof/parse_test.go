@@ -53,6 +53,7 @@ func sampleBody(ip uint64, pid, tid uint32, chain []uint64, sp uint64, top []byt
 // TestRingWrap: records that straddle the end of the data area are read
 // whole, the tail follows the head, and a drained ring stays empty.
 func TestRingWrap(t *testing.T) {
+	t.Parallel()
 	r := fakeRing(256)
 	var got []sample
 	var lost uint64
@@ -94,6 +95,7 @@ func TestRingWrap(t *testing.T) {
 // TestParseSampleKernel: kernel frames and context markers are dropped,
 // user frames kept in order.
 func TestParseSampleKernel(t *testing.T) {
+	t.Parallel()
 	kernel := ^uint64(0x80 - 1)
 	s, ok := parseSample(sampleBody(0xffffffff81000000, 1, 1,
 		[]uint64{kernel, 0xffffffff81000000, contextUser, 0x401000, 0x402000}, 1, nil))
@@ -127,6 +129,7 @@ func TestParseMapsLine(t *testing.T) {
 		{"401000-400000 r-xp 0 0 0", mapping{}, false},
 		{"", mapping{}, false},
 	}
+	t.Parallel()
 	for _, c := range cases {
 		got, ok := parseMapsLine(c.line)
 		if ok != c.ok || got != c.want {
@@ -146,6 +149,7 @@ func TestParseMapsLine(t *testing.T) {
 }
 
 func TestParseCPUList(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string][]int{"0": {0}, "0-3": {0, 1, 2, 3}, "0,2-3,7": {0, 2, 3, 7}} {
 		if got, err := parseCPUList(in); err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("parseCPUList(%q) = %v, %v; want %v", in, got, err, want)
@@ -159,6 +163,7 @@ func TestParseCPUList(t *testing.T) {
 }
 
 func TestAttrSize(t *testing.T) {
+	t.Parallel()
 	a := attr(1000, true, false)
 	if a.Size != uint32(unsafe.Sizeof(*a)) || a.Sample != 1000 || a.Bits&unix.PerfBitInherit == 0 || a.Bits&unix.PerfBitExcludeKernel != 0 {
 		t.Errorf("attr: %+v", a)
@@ -193,6 +198,7 @@ func FuzzParseMapsLine(f *testing.F) {
 // TestRefusedMessage: a refusal of perf_event_open says what refused and
 // the usual reasons.
 func TestRefusedMessage(t *testing.T) {
+	t.Parallel()
 	for _, e := range []error{unix.EACCES, unix.EPERM, unix.ENOSYS} {
 		if !refused(e) {
 			t.Errorf("%v not taken as a refusal", e)

@@ -51,11 +51,7 @@ func Command(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 	cfg := Config{Hz: 99, Duration: 10 * time.Second}
 	out := ""
 	g := sgetopt.New(argv, "pF:d:o:", stderr)
-	for {
-		c := g.Next()
-		if c == sgetopt.EOF {
-			break
-		}
+	for c := g.Next(); c != sgetopt.EOF; c = g.Next() {
 		switch c {
 		case 'p':
 			cfg.PerThread = true

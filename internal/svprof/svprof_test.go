@@ -91,11 +91,8 @@ type scanTree struct {
 // services is left and removes their cgroups.
 func newTree(t *testing.T) *scanTree {
 	t.Helper()
-	root := t.TempDir()
-	tr := &scanTree{t: t, root: root, scan: filepath.Join(root, "sv")}
-	if err := os.Mkdir(tr.scan, 0755); err != nil {
-		t.Fatal(err)
-	}
+	root, scan := testenv.ScanDir(t)
+	tr := &scanTree{t: t, root: root, scan: scan}
 	cmd := exec.Command(testenv.Prog(t, "svscan"), tr.scan)
 	cmd.Env = append(os.Environ(), "PATH="+testenv.Bin(t)+":"+os.Getenv("PATH"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -135,10 +132,7 @@ func (tr *scanTree) service(name, run string, files map[string]string) string {
 		tr.t.Fatal(err)
 	}
 	_, down := files["down"]
-	testenv.WaitFor(tr.t, wait, name+" supervised", func() bool {
-		r, err := svdir.ReadStatusOf(dir)
-		return err == nil && (down || r.Pid > 0)
-	})
+	testenv.WaitStatus(tr.t, wait, dir, name+" supervised", func(r svdir.Status) bool { return down || r.Pid > 0 })
 	return dir
 }
 
@@ -152,12 +146,7 @@ func svprof(t *testing.T, args ...string) (string, int) {
 // readProfile parses a profile file with profile.Parse and checks it.
 func readProfile(t *testing.T, path string) *profile.Profile {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p, err := profile.Parse(f)
+	p, err := profile.Parse(testenv.Open(t, path))
 	if err != nil {
 		t.Fatalf("profile.Parse %s: %v", path, err)
 	}
@@ -173,6 +162,28 @@ func leafName(s *profile.Sample) string {
 		return ""
 	}
 	return s.Location[0].Line[0].Function.Name
+}
+
+// leafSamples counts the samples whose first frame is in function name.
+func leafSamples(p *profile.Profile, name string) int64 {
+	var n int64
+	for _, s := range p.Sample {
+		if leafName(s) == name {
+			n += s.Value[0]
+		}
+	}
+	return n
+}
+
+// mustProfile runs svprof with args, failing the test unless it exits 0,
+// and returns what it wrote to stderr.
+func mustProfile(t *testing.T, args ...string) string {
+	t.Helper()
+	stderr, code := svprof(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	return stderr
 }
 
 func hasFunc(s *profile.Sample, name string) bool {
@@ -242,10 +253,7 @@ func TestHotLeafC(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "hot.pb.gz")
-			stderr, code := svprof(t, append(m.args, "-F", "499", "-d", "1.5", "-o", out, dir)...)
-			if code != 0 {
-				t.Fatalf("exit %d: %s", code, stderr)
-			}
+			stderr := mustProfile(t, append(m.args, "-F", "499", "-d", "1.5", "-o", out, dir)...)
 			n, _, mode := summaryOf(t, stderr)
 			t.Logf("mode %s: %s", mode, strings.TrimSpace(stderr))
 			if m.name == "threads" && mode != "threads" {
@@ -310,21 +318,13 @@ func TestNoFramePointers(t *testing.T) {
 	bin := buildC(t, tr.root, "hot", "hot", "-O2", "-fomit-frame-pointer")
 	dir := tr.service("hot", "exec "+bin+"\n", nil)
 	out := filepath.Join(t.TempDir(), "hot.pb.gz")
-	stderr, code := svprof(t, "-F", "499", "-d", "1", "-o", out, dir)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	stderr := mustProfile(t, "-F", "499", "-d", "1", "-o", out, dir)
 	if !regexp.MustCompile(`(?m)^svprof: warning: \d+% of stacks are one frame deep: .*-fno-omit-frame-pointer`).MatchString(stderr) {
 		t.Errorf("no warning about one-frame stacks:\n%s", stderr)
 	}
 	summaryOf(t, stderr)
 	p := readProfile(t, out)
-	var hot int64
-	for _, s := range p.Sample {
-		if leafName(s) == "hot_leaf" {
-			hot += s.Value[0]
-		}
-	}
+	hot := leafSamples(p, "hot_leaf")
 	if hot*2 < total(p) {
 		t.Errorf("hot_leaf has %d of %d samples", hot, total(p))
 	}
@@ -367,10 +367,7 @@ func TestGoTwoThreads(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "burn.pb.gz")
-			stderr, code := svprof(t, append(m.args, "-F", "499", "-d", "1.5", "-o", out, dir)...)
-			if code != 0 {
-				t.Fatalf("exit %d: %s", code, stderr)
-			}
+			stderr := mustProfile(t, append(m.args, "-F", "499", "-d", "1.5", "-o", out, dir)...)
 			p := readProfile(t, out)
 			tids := map[string]map[int64]bool{"main.burnAlpha": {}, "main.burnBeta": {}}
 			counts := map[string]int64{}
@@ -472,17 +469,9 @@ func TestReplacedBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "hot.pb.gz")
-	stderr, code := svprof(t, "-p", "-F", "499", "-d", "1", "-o", out, dir)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	mustProfile(t, "-p", "-F", "499", "-d", "1", "-o", out, dir)
 	p := readProfile(t, out)
-	var hot int64
-	for _, s := range p.Sample {
-		if leafName(s) == "hot_leaf" {
-			hot += s.Value[0]
-		}
-	}
+	hot := leafSamples(p, "hot_leaf")
 	if hot*2 < total(p) {
 		t.Errorf("hot_leaf has %d of %d samples after the binary was replaced", hot, total(p))
 	}
@@ -503,16 +492,10 @@ func TestServiceExits(t *testing.T) {
 	if _, _, code := testenv.Run(t, dir, "", testenv.Prog(t, "svc"), "-o", "."); code != 0 {
 		t.Fatal("svc -o failed")
 	}
-	testenv.WaitFor(t, wait, "service up", func() bool {
-		r, err := svdir.ReadStatusOf(dir)
-		return err == nil && r.Pid > 0
-	})
+	testenv.WaitStatus(t, wait, dir, "service up", func(r svdir.Status) bool { return r.Pid > 0 })
 	out := filepath.Join(t.TempDir(), "once.pb.gz")
 	start := time.Now()
-	stderr, code := svprof(t, "-d", "20", "-o", out, dir)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	stderr := mustProfile(t, "-d", "20", "-o", out, dir)
 	if el := time.Since(start); el > 10*time.Second {
 		t.Errorf("svprof ran %v after the service went down", el)
 	}

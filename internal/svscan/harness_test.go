@@ -105,6 +105,14 @@ func (tr *tree) stderr() string {
 	return string(b)
 }
 
+// checkQuiet fails the test if svscan wrote anything to stderr.
+func (tr *tree) checkQuiet(t *testing.T) {
+	t.Helper()
+	if s := tr.stderr(); s != "" {
+		t.Errorf("svscan wrote %q", s)
+	}
+}
+
 // service creates scan/name with a run script (and log/run when logRun is
 // not empty), built beside the scan directory and renamed into it, as
 // daemontools recommends, so that svscan never sees half a service.

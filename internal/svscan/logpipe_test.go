@@ -4,11 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"svkit/pkg/svdir"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"svkit/pkg/svdir"
 )
 
 // TestLogPipe: the pipe between a service and its logger is the FIFO

@@ -93,9 +93,7 @@ func TestLoggedServices(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(tr.root, "hidden-ran")); err == nil {
 				t.Errorf(".hidden's run ran")
 			}
-			if s := tr.stderr(); s != "" {
-				t.Errorf("svscan wrote %q", s)
-			}
+			tr.checkQuiet(t)
 		})
 	}
 }
@@ -289,9 +287,7 @@ func TestRemovedService(t *testing.T) {
 	}
 	again := tr.service("gone", "exec sleep 1000\n", "")
 	waitUp(t, again, time.Second)
-	if s := tr.stderr(); s != "" {
-		t.Errorf("svscan wrote %q", s)
-	}
+	tr.checkQuiet(t)
 }
 
 // TestTermKeepsServices: without -o, SIGTERM kills svscan and the services
@@ -379,9 +375,7 @@ func TestOrderedShutdown200(t *testing.T) {
 	for i := 0; i < n; i++ {
 		checkAll(t, filepath.Join(tr.root, fmt.Sprintf("s%03d.out", i)), 120)
 	}
-	if s := tr.stderr(); s != "" {
-		t.Errorf("svscan wrote %q", s)
-	}
+	tr.checkQuiet(t)
 }
 
 // TestOrderedShutdownTimeout: a service that ignores SIGTERM is killed when

@@ -28,6 +28,18 @@ func normalize(s string) string {
 	return s
 }
 
+// Lines of svstat -l that several states share.
+const (
+	downWanted       = "state: down since TIME, wanted up"
+	restarting       = "restarts: N since wanted up"
+	nextStart        = "next start: TIME (in S seconds)"
+	noLog            = "output: no log service: supervise's stderr (svscan's, or readproctitle's under svscanboot)"
+	superviseRunning = "supervise: running (pid P)"
+)
+
+func failedTwice(in *svdir.Info) bool { return in.StartFailures >= 2 }
+func isUp(in *svdir.Info) bool        { return in.State == svdir.StateUp }
+
 // TestLong runs svkit's supervise on services in each of the states svstat
 // -l explains and checks its output line by line; plain svstat on the same
 // directory stays 0.76's one line.
@@ -46,12 +58,12 @@ func TestLong(t *testing.T) {
 			setup: func(dir string) { testenv.WriteScript(t, dir+"/run", "exit 3\n") },
 			until: func(in *svdir.Info) bool { return in.Restarts >= 2 && in.State == svdir.StateDown },
 			want: []string{
-				"state: down since TIME, wanted up",
-				"restarts: N since wanted up",
+				downWanted,
+				restarting,
 				"last exit: code 3 at TIME",
-				"next start: TIME (in S seconds)",
-				"output: no log service: supervise's stderr (svscan's, or readproctitle's under svscanboot)",
-				"supervise: running (pid P)",
+				nextStart,
+				noLog,
+				superviseRunning,
 			},
 		},
 		{
@@ -59,27 +71,27 @@ func TestLong(t *testing.T) {
 			setup: func(dir string) {
 				os.WriteFile(dir+"/run", []byte("#!/bin/sh\nexec sleep 100\n"), 0644)
 			},
-			until: func(in *svdir.Info) bool { return in.StartFailures >= 2 },
+			until: failedTwice,
 			want: []string{
-				"state: down since TIME, wanted up",
-				"restarts: N since wanted up",
-				"next start: TIME (in S seconds)",
+				downWanted,
+				restarting,
+				nextStart,
 				"start error: run is not executable (chmod +x run), N times since TIME",
-				"output: no log service: supervise's stderr (svscan's, or readproctitle's under svscanboot)",
-				"supervise: running (pid P)",
+				noLog,
+				superviseRunning,
 			},
 		},
 		{
 			name:  "missing run",
 			setup: func(dir string) {},
-			until: func(in *svdir.Info) bool { return in.StartFailures >= 2 },
+			until: failedTwice,
 			want: []string{
-				"state: down since TIME, wanted up",
-				"restarts: N since wanted up",
-				"next start: TIME (in S seconds)",
+				downWanted,
+				restarting,
+				nextStart,
 				"start error: run not found, N times since TIME",
-				"output: no log service: supervise's stderr (svscan's, or readproctitle's under svscanboot)",
-				"supervise: running (pid P)",
+				noLog,
+				superviseRunning,
 			},
 		},
 		{
@@ -89,12 +101,12 @@ func TestLong(t *testing.T) {
 				testenv.WriteScript(t, dir+"/log/run", "exec sleep 100\n")
 			},
 			cmd:   "p",
-			until: func(in *svdir.Info) bool { return in.State == svdir.StateUp },
+			until: isUp,
 			want: []string{
 				"state: up since TIME, wanted up",
 				"ready: yes, since TIME",
 				"output: DIR/log: up (pid P) S seconds",
-				"supervise: running (pid P)",
+				superviseRunning,
 			},
 		},
 		{
@@ -118,12 +130,12 @@ func TestLong(t *testing.T) {
 				testenv.WriteScript(t, dir+"/run", "exec sleep 100\n")
 				os.WriteFile(dir+"/notify-socket", nil, 0644)
 			},
-			until: func(in *svdir.Info) bool { return in.State == svdir.StateUp },
+			until: isUp,
 			want: []string{
 				"state: up since TIME, wanted up",
 				"ready: no, waiting for READY=1 on its notify socket",
-				"output: no log service: supervise's stderr (svscan's, or readproctitle's under svscanboot)",
-				"supervise: running (pid P)",
+				noLog,
+				superviseRunning,
 			},
 		},
 		{
@@ -150,20 +162,21 @@ func TestLong(t *testing.T) {
 			},
 			until: func(in *svdir.Info) bool { return in.Restarts >= 1 && in.ExitSignal != 0 },
 			want: []string{
-				"state: down since TIME, wanted up",
-				"restarts: N since wanted up",
+				downWanted,
+				restarting,
 				"last exit: signal SIGKILL at TIME",
-				"next start: TIME (in S seconds)",
-				"output: no log service: supervise's stderr (svscan's, or readproctitle's under svscanboot)",
-				"supervise: running (pid P)",
+				nextStart,
+				noLog,
+				superviseRunning,
 			},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each in a directory and a supervise of its own
 			dir := filepath.Join(root, strings.ReplaceAll(tc.name, " ", "-"))
 			os.MkdirAll(dir, 0755)
 			tc.setup(dir)
-			testenv.StartSupervise(t, sv, dir)
+			testenv.StartSupervise(t, sv, dir, testenv.FastSchedule)
 			if _, err := os.Stat(dir + "/log/run"); err == nil {
 				testenv.StartSupervise(t, sv, dir+"/log")
 				testenv.WaitFor(t, 15*time.Second, "the logger up", func() bool { return testenv.PidOf(dir+"/log") != 0 })

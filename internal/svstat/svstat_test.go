@@ -36,21 +36,11 @@ func hold(t *testing.T, path string) {
 	t.Cleanup(func() { unix.Close(fd) })
 }
 
-func mkfifo(t *testing.T, path string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mkfifo(path, 0600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // running makes dir look like a service with a live supervise and the
 // given status bytes (nil: no status file).
 func running(t *testing.T, dir string, st []byte) {
 	t.Helper()
-	mkfifo(t, filepath.Join(dir, svdir.OKPath))
+	testenv.Mkfifo(t, filepath.Join(dir, svdir.OKPath))
 	hold(t, filepath.Join(dir, svdir.OKPath))
 	if st != nil {
 		if err := os.WriteFile(filepath.Join(dir, svdir.StatusPath), st, 0644); err != nil {
@@ -91,7 +81,7 @@ func fixtures(now time.Time) []fixture {
 		{"file", func(t *testing.T, dir string) { touch(t, dir) }, "unable to chdir: not a directory", true, ""},
 		{"downloop", mk(func(t *testing.T, dir string) { os.Symlink("down", filepath.Join(dir, "down")) }), "unable to stat down: symbolic link loop", true, ""},
 		{"nosup", mk(zero), "unable to open supervise/ok: file does not exist", true, ""},
-		{"stopped", mk(func(t *testing.T, dir string) { mkfifo(t, filepath.Join(dir, svdir.OKPath)) }), "supervise not running", true, ""},
+		{"stopped", mk(func(t *testing.T, dir string) { testenv.Mkfifo(t, filepath.Join(dir, svdir.OKPath)) }), "supervise not running", true, ""},
 		{"okdir", mk(func(t *testing.T, dir string) { os.MkdirAll(filepath.Join(dir, svdir.OKPath), 0700) }), "unable to open supervise/ok: is a directory", true, ""},
 		{"nostatus", mk(func(t *testing.T, dir string) { running(t, dir, nil) }), "unable to open supervise/status: file does not exist", true, ""},
 		{"short", mk(func(t *testing.T, dir string) { running(t, dir, record(ago, 1, 0, 'u')[:17]) }), "unable to read supervise/status: bad format", true, ""},
@@ -151,7 +141,7 @@ func fixtures(now time.Time) []fixture {
 		}), "unable to open supervise/status: is a symbolic link", false, "up (pid 5) "},
 		{"statusfifo", mk(func(t *testing.T, dir string) {
 			running(t, dir, nil)
-			mkfifo(t, filepath.Join(dir, svdir.StatusPath))
+			testenv.Mkfifo(t, filepath.Join(dir, svdir.StatusPath))
 		}), "unable to read supervise/status: bad format", false, ""},
 	}
 }

@@ -45,12 +45,6 @@ func exitAt(t *testing.T, p *testenv.Proc) (int, time.Time) {
 	return code, time.Now()
 }
 
-// startSupervise runs a supervise program on dir until the test ends.
-func startSupervise(t *testing.T, prog, dir string) {
-	t.Helper()
-	testenv.StartSupervise(t, prog, dir)
-}
-
 func runSvwait(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	return testenv.Run(t, "", "", testenv.Prog(t, "svwait"), args...)
@@ -63,7 +57,7 @@ func TestDebianSupervise(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "svc")
 	testenv.WriteScript(t, dir+"/run", "exec sleep 1000\n")
 	os.WriteFile(dir+"/down", nil, 0644)
-	startSupervise(t, sup, dir)
+	testenv.StartSupervise(t, sup, dir)
 
 	for _, mode := range []string{"-d", "-D"} {
 		if out, errb, code := runSvwait(t, mode, dir); code != 0 || out != "" || errb != "" {
@@ -136,7 +130,7 @@ func TestSvkitSupervise(t *testing.T) {
 	testenv.WriteScript(t, dir+"/finish", "exec sleep 0.3\n")
 	os.WriteFile(dir+"/notification-fd", []byte("3\n"), 0644)
 	os.WriteFile(dir+"/down", nil, 0644)
-	startSupervise(t, testenv.Prog(t, "supervise"), dir)
+	testenv.StartSupervise(t, testenv.Prog(t, "supervise"), dir)
 	testenv.WaitFor(t, 15*time.Second, "supervise/info", func() bool {
 		_, err := os.Stat(dir + "/supervise/info")
 		return err == nil

@@ -150,11 +150,7 @@ func ParseMS(s string) (d time.Duration, ok bool) {
 func Parse(argv []string, stderr io.Writer) (mode byte, timeout time.Duration, dirs []string, ok bool) {
 	mode = Up
 	p := sgetopt.New(argv, "uUdDt:", stderr)
-	for {
-		c := p.Next()
-		if c == sgetopt.EOF {
-			break
-		}
+	for c := p.Next(); c != sgetopt.EOF; c = p.Next() {
 		switch c {
 		case 'u', 'U', 'd', 'D':
 			mode = byte(c)

@@ -3,7 +3,6 @@ package tai64n
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"math/rand"
 	"os/exec"
 	"regexp"
@@ -15,22 +14,6 @@ import (
 	"svkit/internal/testenv"
 	"svkit/pkg/tai64"
 )
-
-type chunkReader struct {
-	data []byte
-	rnd  *rand.Rand
-	max  int
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	if len(c.data) == 0 {
-		return 0, io.EOF
-	}
-	n := min(1+c.rnd.Intn(c.max), len(p), len(c.data))
-	copy(p, c.data[:n])
-	c.data = c.data[n:]
-	return n, nil
-}
 
 var fixed = time.Unix(1700000000, 987654321)
 
@@ -51,7 +34,7 @@ func TestTAI64N(t *testing.T) {
 	for in, want := range cases {
 		for _, max := range []int{1, 3, 1 << 20} {
 			var out bytes.Buffer
-			r := &chunkReader{data: []byte(in), rnd: rand.New(rand.NewSource(1)), max: max}
+			r := &testenv.ChunkReader{Data: []byte(in), Rand: rand.New(rand.NewSource(1)), Max: max}
 			if code := TAI64NClock(r, &out, func() time.Time { return fixed }); code != 0 || out.String() != want {
 				t.Errorf("tai64n %q (reads of %d): %d %q, want %q", in, max, code, out.String(), want)
 			}
@@ -177,7 +160,7 @@ func TestLocalChunks(t *testing.T) {
 	LocalFilter(strings.NewReader(in), &whole, z)
 	for _, max := range []int{1, 2, 7, 100} {
 		var out bytes.Buffer
-		LocalFilter(&chunkReader{data: []byte(in), rnd: rand.New(rand.NewSource(int64(max))), max: max}, &out, z)
+		LocalFilter(&testenv.ChunkReader{Data: []byte(in), Rand: rand.New(rand.NewSource(int64(max))), Max: max}, &out, z)
 		if out.String() != whole.String() {
 			t.Errorf("reads of up to %d bytes change the output", max)
 		}
@@ -193,7 +176,7 @@ func FuzzLocalFilter(f *testing.F) {
 		if LocalFilter(bytes.NewReader(in), &whole, z) != 0 {
 			t.Fatal("exit code")
 		}
-		LocalFilter(&chunkReader{data: in, rnd: rand.New(rand.NewSource(1)), max: int(max) + 1}, &chunked, z)
+		LocalFilter(&testenv.ChunkReader{Data: in, Rand: rand.New(rand.NewSource(1)), Max: int(max) + 1}, &chunked, z)
 		if whole.String() != chunked.String() {
 			t.Fatalf("chunking changes the output")
 		}
@@ -216,7 +199,7 @@ func FuzzTAI64N(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, max uint8) {
 		var out bytes.Buffer
 		clock := func() time.Time { return fixed }
-		TAI64NClock(&chunkReader{data: in, rnd: rand.New(rand.NewSource(1)), max: int(max) + 1}, &out, clock)
+		TAI64NClock(&testenv.ChunkReader{Data: in, Rand: rand.New(rand.NewSource(1)), Max: int(max) + 1}, &out, clock)
 		stamp := tai64.FromTime(fixed).String() + " "
 		var want []byte
 		for i, l := range bytes.SplitAfter(in, []byte("\n")) {

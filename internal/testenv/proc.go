@@ -75,6 +75,22 @@ func WaitGone(t testing.TB, pid int, timeout time.Duration, what string) {
 // supervise, the services, their loggers). The test process itself is
 // never listed.
 func ProcsUnder(dir string) []int {
+	return procsWhere(func(cwd string, pid int) bool {
+		return (cwd == dir || strings.HasPrefix(cwd, dir+"/")) && Alive(pid)
+	})
+}
+
+// KillIn kills, by pid, every process whose working directory is exactly
+// dir (not below it), without waiting for them.
+func KillIn(dir string) {
+	for _, pid := range procsWhere(func(cwd string, _ int) bool { return cwd == dir }) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// procsWhere lists the processes, other than the test process, for which
+// keep holds given their working directory and pid.
+func procsWhere(keep func(cwd string, pid int) bool) []int {
 	var pids []int
 	ents, _ := os.ReadDir("/proc")
 	self := os.Getpid()
@@ -87,7 +103,7 @@ func ProcsUnder(dir string) []int {
 		if err != nil {
 			continue
 		}
-		if (cwd == dir || strings.HasPrefix(cwd, dir+"/")) && Alive(pid) {
+		if keep(cwd, pid) {
 			pids = append(pids, pid)
 		}
 	}

@@ -1,9 +1,12 @@
-// Package testenv is the kit svkit's integration tests share: the programs
-// built once per test binary, the location of Debian's daemontools for the
-// interop tests, prerequisites that fail under CI and skip elsewhere,
-// bounded polling, processes cleaned up by pid, supervise processes and
-// their cgroups (supervise.go), and looks into /proc and supervise/ for
-// tests (proc.go).
+// Package testenv is the kit svkit's tests share, so that no package keeps
+// its own copy of a helper: the programs built once per test binary, the
+// location of Debian's daemontools for the interop tests, prerequisites
+// that fail under CI and skip elsewhere, bounded polling, processes run to
+// completion or cleaned up by pid (testenv.go), supervise processes, their
+// test schedule and cgroups (supervise.go), looks into /proc and kills by
+// working directory (proc.go), readers of the supervise/ records that wait
+// for a state and test directories (svdir.go), and input cut into random
+// reads (chunk.go).
 package testenv
 
 import (
@@ -293,16 +296,33 @@ func Run(t testing.TB, dir string, stdin string, name string, args ...string) (s
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			t.Fatalf("run %s %v: %v", name, args, err)
-		}
-		code = ee.ExitCode()
-	}
+	code := ExitCode(t, cmd, cmd.Run())
 	return out.String(), errb.String(), code
+}
+
+// ExitCode returns the exit code that err, from running cmd, stands for: 0
+// for nil, the code of an *exec.ExitError (-1 when a signal killed the
+// process). Any other error (the program could not be started) fails the
+// test.
+func ExitCode(t testing.TB, cmd *exec.Cmd, err error) int {
+	t.Helper()
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("run %v: %v", cmd.Args, err)
+	}
+	return ee.ExitCode()
+}
+
+// MustRun runs a system command to completion, failing the test with its
+// output if it does not exit 0.
+func MustRun(t testing.TB, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %q: %v: %s", name, args, err, out)
+	}
 }
 
 // Alive reports whether pid names a live, non-zombie process.

@@ -7,6 +7,7 @@ import (
 )
 
 func TestFromTimeGolden(t *testing.T) {
+	t.Parallel()
 	// 0x6b0245ae - 10 = unix seconds of the SPEC's example status stamp.
 	tm := time.Unix(0x6b0245ae-10, 959258*1000+123)
 	l := FromTime(tm)
@@ -36,6 +37,7 @@ func TestParseHex(t *testing.T) {
 		{"40000000", Label{0, 0x40000000}, 8},
 		{"4000000037c219bf2ef02e94ff", Label{0x00000037c219bf2e, 0xf02e94ff}, 26},
 	}
+	t.Parallel()
 	for _, c := range cases {
 		l, n := ParseHex([]byte(c.in))
 		if l != c.want || n != c.n {
