@@ -93,11 +93,11 @@ func TestNeedsChain(t *testing.T) {
 	for _, d := range []string{c, b, a} {
 		startSupervise(t, svkit, d)
 	}
-	in := waitInfo(t, c, "c waiting for b", func(in svdir.Info) bool { return slices.Equal(in.WaitingFor, []string{"b"}) })
+	in := testenv.WaitInfo(t, wait, c, "c waiting for b", func(in svdir.Info) bool { return slices.Equal(in.WaitingFor, []string{"b"}) })
 	if in.Pid != 0 {
 		t.Fatalf("c up while waiting: %+v", in)
 	}
-	if r := readStatus(t, c); r.Pid != 0 || r.Want != svdir.WantUp {
+	if r := testenv.ReadStatus(t, c); r.Pid != 0 || r.Want != svdir.WantUp {
 		t.Fatalf("c's status while waiting: %+v", r)
 	}
 	checkStatusFile(t, c)
@@ -109,15 +109,15 @@ func TestNeedsChain(t *testing.T) {
 	if cs, br := runStarts(t, c)[0], readyAt(t, b); cs < br {
 		t.Errorf("c started at %d, before b was ready at %d", cs, br)
 	}
-	if in := waitInfo(t, c, "c up", func(in svdir.Info) bool { return in.Pid != 0 }); len(in.WaitingFor) != 0 {
+	if in := testenv.WaitInfo(t, wait, c, "c up", func(in svdir.Info) bool { return in.Pid != 0 }); len(in.WaitingFor) != 0 {
 		t.Errorf("c up and waiting: %+v", in)
 	}
 	// daemontools semantics: a need going down stops nothing.
-	bpid, cpid := readStatus(t, b).Pid, readStatus(t, c).Pid
+	bpid, cpid := testenv.ReadStatus(t, b).Pid, testenv.ReadStatus(t, c).Pid
 	testenv.Control(t, a, "d")
-	waitStatus(t, a, "a down", isDown)
+	testenv.WaitStatus(t, wait, a, "a down", isDown)
 	time.Sleep(200 * time.Millisecond)
-	if readStatus(t, b).Pid != bpid || readStatus(t, c).Pid != cpid {
+	if testenv.ReadStatus(t, b).Pid != bpid || testenv.ReadStatus(t, c).Pid != cpid {
 		t.Errorf("b or c stopped with a")
 	}
 }
@@ -131,15 +131,15 @@ func TestNeedsBinds(t *testing.T) {
 	needLink(t, root, "b", "binds", "a")
 	pb := startSupervise(t, svkit, b)
 	startSupervise(t, svkit, a)
-	first := waitStatus(t, b, "b up", isUp)
+	first := testenv.WaitStatus(t, wait, b, "b up", isUp)
 	testenv.WaitFor(t, wait, "b's first run", nStarts(t, b, 1))
 	testenv.Control(t, a, "d")
-	waitStatus(t, b, "b stopped with a", isDown)
-	if in := waitInfo(t, b, "b waiting for a", func(in svdir.Info) bool { return len(in.WaitingFor) == 1 }); in.WaitingFor[0] != "a" {
+	testenv.WaitStatus(t, wait, b, "b stopped with a", isDown)
+	if in := testenv.WaitInfo(t, wait, b, "b waiting for a", func(in svdir.Info) bool { return len(in.WaitingFor) == 1 }); in.WaitingFor[0] != "a" {
 		t.Errorf("waiting for %v", in.WaitingFor)
 	}
 	testenv.Control(t, a, "u")
-	again := waitStatus(t, b, "b up again", isUp)
+	again := testenv.WaitStatus(t, wait, b, "b up again", isUp)
 	if again.Pid == first.Pid {
 		t.Fatal("b not restarted")
 	}
@@ -161,8 +161,8 @@ func TestNeedsCycle(t *testing.T) {
 	needLink(t, root, "b", "needs", "a")
 	pa := startSupervise(t, svkit, a)
 	startSupervise(t, svkit, b)
-	waitStatus(t, a, "a up", isUp)
-	waitStatus(t, b, "b up", isUp)
+	testenv.WaitStatus(t, wait, a, "a up", isUp)
+	testenv.WaitStatus(t, wait, b, "b up", isUp)
 	if !strings.Contains(pa.Stderr.String(), "supervise: warning: needs cycle: a -> b -> a\n") {
 		t.Errorf("stderr: %q", pa.Stderr.String())
 	}
@@ -178,7 +178,7 @@ func TestNeedsMissing(t *testing.T) {
 	os.Symlink("/dev/null", filepath.Join(b, "needs", "null"))
 	os.WriteFile(filepath.Join(b, "needs-timeout"), []byte("1\n"), 0644)
 	p := startSupervise(t, svkit, b)
-	in := waitInfo(t, b, "a failed start", func(in svdir.Info) bool { return in.StartFailures >= 2 })
+	in := testenv.WaitInfo(t, wait, b, "a failed start", func(in svdir.Info) bool { return in.StartFailures >= 2 })
 	if in.StartError != "needs not ready after 1 seconds: db, null" || in.Pid != 0 {
 		t.Errorf("info %+v", in)
 	}
@@ -196,7 +196,7 @@ func TestNeedsMissing(t *testing.T) {
 	os.Remove(filepath.Join(b, "needs", "null"))
 	db := needService(t, root, "db", plainRun, false)
 	startSupervise(t, svkit, db)
-	waitStatus(t, b, "b up", isUp)
+	testenv.WaitStatus(t, wait, b, "b up", isUp)
 }
 
 // A supervise killed while its service is ready leaves dependents that
@@ -207,15 +207,15 @@ func TestNeedsReadopted(t *testing.T) {
 	b := needService(t, root, "b", plainRun, false)
 	needLink(t, root, "b", "needs", "a")
 	pa := startSupervise(t, svkit, a)
-	ready := waitInfo(t, a, "a ready", func(in svdir.Info) bool { return in.Ready })
+	ready := testenv.WaitInfo(t, wait, a, "a ready", func(in svdir.Info) bool { return in.Ready })
 	pa.KillAndWait(t, syscall.SIGKILL)
 	startSupervise(t, svkit, a)
-	in := waitInfo(t, a, "a adopted", func(in svdir.Info) bool { return in.Supervisor != ready.Supervisor })
+	in := testenv.WaitInfo(t, wait, a, "a adopted", func(in svdir.Info) bool { return in.Supervisor != ready.Supervisor })
 	if in.Pid != ready.Pid || !in.Ready || !in.Protocol {
 		t.Fatalf("readiness lost: %+v, was %+v", in, ready)
 	}
 	startSupervise(t, svkit, b)
-	waitStatus(t, b, "b up", isUp)
+	testenv.WaitStatus(t, wait, b, "b up", isUp)
 }
 
 // A need run once with svc -o that exited 0 is ready: a set-up step. One
@@ -229,15 +229,15 @@ func TestNeedsOnce(t *testing.T) {
 	startSupervise(t, svkit, setup)
 	startSupervise(t, svkit, b)
 	testenv.Control(t, setup, "o")
-	waitInfo(t, setup, "setup failed", func(in svdir.Info) bool { return in.ExitCode == 1 && in.State == svdir.StateDown })
+	testenv.WaitInfo(t, wait, setup, "setup failed", func(in svdir.Info) bool { return in.ExitCode == 1 && in.State == svdir.StateDown })
 	time.Sleep(100 * time.Millisecond)
-	if readStatus(t, b).Pid != 0 {
+	if testenv.ReadStatus(t, b).Pid != 0 {
 		t.Fatal("b started after a failed set-up")
 	}
 	os.WriteFile(filepath.Join(setup, "ok"), nil, 0644)
 	testenv.Control(t, setup, "o")
-	waitStatus(t, b, "b up", isUp)
-	if in := readInfo(t, setup); !in.OnceOK {
+	testenv.WaitStatus(t, wait, b, "b up", isUp)
+	if in := testenv.ReadInfo(t, setup); !in.OnceOK {
 		t.Errorf("setup info %+v", in)
 	}
 }
@@ -251,10 +251,10 @@ func TestNeedsPidFile(t *testing.T) {
 	os.MkdirAll(filepath.Join(b, "needs"), 0755)
 	os.Symlink(pidfile, filepath.Join(b, "needs", "daemon"))
 	startSupervise(t, svkit, b)
-	waitInfo(t, b, "b waiting", func(in svdir.Info) bool { return slices.Equal(in.WaitingFor, []string{"daemon"}) })
+	testenv.WaitInfo(t, wait, b, "b waiting", func(in svdir.Info) bool { return slices.Equal(in.WaitingFor, []string{"daemon"}) })
 	os.WriteFile(pidfile+".new", []byte(strconv.Itoa(os.Getpid())+"\n"), 0644)
 	os.Rename(pidfile+".new", pidfile)
-	waitStatus(t, b, "b up", isUp)
+	testenv.WaitStatus(t, wait, b, "b up", isUp)
 }
 
 // daemontools 0.76's svstat, svok and svc see a waiting service as any
@@ -267,7 +267,7 @@ func TestNeedsSeenBy076(t *testing.T) {
 	needLink(t, root, "b", "needs", "a")
 	needService(t, root, "a", plainRun, false)
 	startSupervise(t, svkit, b)
-	waitInfo(t, b, "b waiting", func(in svdir.Info) bool { return len(in.WaitingFor) == 1 })
+	testenv.WaitInfo(t, wait, b, "b waiting", func(in svdir.Info) bool { return len(in.WaitingFor) == 1 })
 	out, _, _ := testenv.Run(t, root, "", svstat, b)
 	if !strings.HasPrefix(out, b+": down ") || !strings.HasSuffix(out, " seconds, normally up, want up\n") {
 		t.Errorf("0.76 svstat: %q", out)
@@ -279,7 +279,7 @@ func TestNeedsSeenBy076(t *testing.T) {
 	if _, _, code := testenv.Run(t, root, "", testenv.Debian(t, "svc"), "-d", b); code != 0 {
 		t.Fatalf("svc -d: %d", code)
 	}
-	waitInfo(t, b, "wait ended", func(in svdir.Info) bool { return len(in.WaitingFor) == 0 })
+	testenv.WaitInfo(t, wait, b, "wait ended", func(in svdir.Info) bool { return len(in.WaitingFor) == 0 })
 	out, _, _ = testenv.Run(t, root, "", svstat, b)
 	if !strings.HasSuffix(out, " seconds, normally up\n") {
 		t.Errorf("0.76 svstat after -d: %q", out)

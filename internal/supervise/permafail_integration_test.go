@@ -89,7 +89,7 @@ func TestPermafail(t *testing.T) {
 		t.Errorf("info: %+v", in)
 	}
 	stillAt(t, dir, 3, 11*scaledSecond)
-	if r := readStatus(t, dir); r.Want != svdir.WantDown {
+	if r := testenv.ReadStatus(t, dir); r.Want != svdir.WantDown {
 		t.Errorf("status wants %q, want down", r.Want)
 	}
 	if got := svstat(t, dir); got != "down S seconds, normally up\n" {
@@ -129,7 +129,7 @@ func TestPermafailKeptByNextSupervise(t *testing.T) {
 		t.Errorf("after a new supervise: %+v, before %+v", in, before)
 	}
 	stillAt(t, dir, 2, 11*scaledSecond)
-	if r := readStatus(t, dir); r.Pid != 0 || r.Want != svdir.WantDown {
+	if r := testenv.ReadStatus(t, dir); r.Pid != 0 || r.Want != svdir.WantDown {
 		t.Errorf("status %+v", r)
 	}
 	testenv.Control(t, dir, "u")
@@ -258,7 +258,7 @@ func TestNoFilesSameAs076(t *testing.T) {
 				got := svstat(t, dir)
 				return got == "up (pid P) S seconds\n" || got == "down S seconds, normally up, want up\n"
 			})
-			if r := readStatus(t, dir); r.Want != svdir.WantUp {
+			if r := testenv.ReadStatus(t, dir); r.Want != svdir.WantUp {
 				t.Errorf("status wants %q", r.Want)
 			}
 		})

@@ -19,7 +19,7 @@ func TestFailedService(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "svc")
 	testenv.WriteScript(t, dir+"/run", "[ -e ok ] && exec sleep 1000\nexit 1\n")
 	os.WriteFile(dir+"/permafail", []byte("3 10\n"), 0644)
-	startSupervise(t, testenv.Prog(t, "supervise"), dir)
+	testenv.StartSupervise(t, testenv.Prog(t, "supervise"), dir)
 	testenv.WaitFor(t, 15*time.Second, "failed", func() bool {
 		in := svdir.ReadInfoOf(dir)
 		return in != nil && in.Failed

@@ -232,7 +232,7 @@ func TestWaitingForNeeds(t *testing.T) {
 	testenv.WriteScript(t, filepath.Join(dir, "run"), "exec sleep 100\n")
 	os.MkdirAll(filepath.Join(dir, "needs"), 0755)
 	os.Symlink("../../db", filepath.Join(dir, "needs", "db"))
-	startSupervise(t, testenv.Prog(t, "supervise"), dir)
+	testenv.StartSupervise(t, testenv.Prog(t, "supervise"), dir)
 	testenv.WaitFor(t, 15*time.Second, "web waiting", func() bool {
 		in := svdir.ReadInfoOf(dir)
 		return in != nil && len(in.WaitingFor) == 1
