@@ -245,18 +245,8 @@ func (s *supervisor) needsTimeout() time.Duration {
 // failed start naming the needs not ready, and waits again after the
 // usual delay: a second, or the back-off schedule.
 func (s *supervisor) needsTimedOut(d time.Duration) {
-	now := time.Now()
 	cause := "needs not ready after " + strconv.FormatInt(int64(d/second), 10) + " seconds: " + strings.Join(s.waitingFor, ", ")
-	if s.startFailures == 0 {
-		s.startFailedSince = now
-	}
-	s.startFailures++
-	if cause == s.startError {
-		s.sameFailures++
-	} else {
-		s.sameFailures, s.summarizedAt = 1, time.Time{}
-	}
-	s.startError, s.startErrorAt = cause, now
+	now := s.countFailure(cause)
 	if s.sameFailures <= sameFailuresSaid {
 		s.warn(s.dir, ": ", cause)
 	}
@@ -316,12 +306,7 @@ func (s *supervisor) checkBinds() {
 		}
 		s.bindStopped = true
 		s.warn("stopping ", s.dir, ": ", b.Name, " went down")
-		sig := s.downSignal()
-		s.signal(sig)
-		s.signal(unix.SIGCONT)
-		s.gotTerm = sig == unix.SIGTERM
-		s.paused = false
-		s.armKill()
+		s.stopMain()
 		s.extDirty = true
 		return
 	}

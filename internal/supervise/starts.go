@@ -36,18 +36,8 @@ type failedStarts struct {
 // message for the first sameFailuresSaid in a row with the same cause,
 // then at most one summary a minute.
 func (s *supervisor) startFailed(err error) {
-	now := time.Now()
 	cause := startCause(err)
-	if s.startFailures == 0 {
-		s.startFailedSince = now
-	}
-	s.startFailures++
-	if cause == s.startError {
-		s.sameFailures++
-	} else {
-		s.sameFailures, s.summarizedAt = 1, time.Time{}
-	}
-	s.startError, s.startErrorAt = cause, now
+	now := s.countFailure(cause)
 	s.extDirty = true
 	switch {
 	case s.sameFailures <= sameFailuresSaid:
@@ -58,6 +48,24 @@ func (s *supervisor) startFailed(err error) {
 		s.warn("unable to start ", s.dir, "/run: ", cause, " (", strconv.Itoa(s.sameFailures),
 			" times since ", localTime(s.startFailedSince), ")")
 	}
+}
+
+// countFailure records a failed start with its cause: one more in a row,
+// and one more with the same cause as the last (a new cause starts that
+// count again and may be said at once). It returns the time it recorded.
+func (s *supervisor) countFailure(cause string) time.Time {
+	now := time.Now()
+	if s.startFailures == 0 {
+		s.startFailedSince = now
+	}
+	s.startFailures++
+	if cause == s.startError {
+		s.sameFailures++
+	} else {
+		s.sameFailures, s.summarizedAt = 1, time.Time{}
+	}
+	s.startError, s.startErrorAt = cause, now
+	return now
 }
 
 // forkFailed records that fork itself failed; 0.76's message says so.

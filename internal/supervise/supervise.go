@@ -401,12 +401,7 @@ func (s *supervisor) command(c byte) {
 		s.cancelRestart()
 		s.held = false
 		if s.main != nil {
-			sig := s.downSignal()
-			s.signal(sig)
-			s.signal(unix.SIGCONT)
-			s.gotTerm = sig == unix.SIGTERM
-			s.paused = false
-			s.armKill()
+			s.stopMain()
 		} else if s.following {
 			s.abandonFollowing()
 		} else {
@@ -453,6 +448,17 @@ func (s *supervisor) command(c byte) {
 
 // signal sends sig to the service's process, if it is up, through its
 // pidfd: a recycled pid is never signalled.
+// stopMain sends the running service its down signal (down-signal, or
+// TERM) and CONT, as svc -d does, and arms the kill timer.
+func (s *supervisor) stopMain() {
+	sig := s.downSignal()
+	s.signal(sig)
+	s.signal(unix.SIGCONT)
+	s.gotTerm = sig == unix.SIGTERM
+	s.paused = false
+	s.armKill()
+}
+
 func (s *supervisor) signal(sig unix.Signal) {
 	if s.main != nil {
 		s.main.Signal(sig)
