@@ -275,8 +275,10 @@ func (s *supervisor) readPermafail() (permafail, bool) {
 
 // mainSaysExit reports whether the service directory has a main file
 // that says exit (or nothing). Another word is said once and taken as exit.
+// Only a regular file counts: a log service's directory of the same name
+// (multilog ./main, the daemontools convention) is not one.
 func (s *supervisor) mainSaysExit() bool {
-	if _, err := os.Lstat(fileMain); err != nil {
+	if st, err := os.Lstat(fileMain); err != nil || !st.Mode().IsRegular() {
 		return false
 	}
 	switch v := readConfig(fileMain); v {

@@ -219,15 +219,23 @@ func TestFinishOtherCodes(t *testing.T) {
 
 // TestMainExitRunsOnce: with a main file saying exit (or empty), the
 // service runs once: when it ends it stays down, wanted down, with its exit
-// code in supervise/info; with restart it restarts as usual.
+// code in supervise/info; with restart it restarts as usual, and so it does
+// when main is a directory (a logger's multilog ./main), not a file.
 func TestMainExitRunsOnce(t *testing.T) {
 	tenfold(t)
 	for _, c := range []struct {
 		content string
 		once    bool
-	}{{"", true}, {"exit\n", true}, {"restart\n", false}} {
+		dir     bool // main is a directory, as a logger's multilog ./main
+	}{{"", true, false}, {"exit\n", true, false}, {"restart\n", false, false}, {"", false, true}} {
 		dir := countingService(t, "exit 7\n")
-		writeFile(t, filepath.Join(dir, "main"), c.content)
+		if c.dir {
+			if err := os.Mkdir(filepath.Join(dir, "main"), 0755); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			writeFile(t, filepath.Join(dir, "main"), c.content)
+		}
 		startSupervise(t, svkit, dir)
 		if !c.once {
 			testenv.WaitFor(t, wait, "three starts", func() bool { return runs(dir) >= 3 })
