@@ -25,3 +25,14 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 pids_under() {
   find /proc -mindepth 2 -maxdepth 2 -name cwd \( -lname "$1" -o -lname "$1/*" \) 2>/dev/null | cut -d/ -f3
 }
+
+# kill_under DIR: SIGKILL, by pid, whatever still works under DIR (up to
+# ten rounds, for processes started meanwhile).
+kill_under() {
+  for k in 1 2 3 4 5 6 7 8 9 10; do
+    pids=$(pids_under "$1")
+    [ -n "$pids" ] || return 0
+    kill -9 $pids 2>/dev/null || true
+    sleep 0.1
+  done
+}

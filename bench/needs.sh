@@ -17,32 +17,13 @@
 # flat's time plus (DEPTH - 1) x READY.
 # Usage: bench/needs.sh [N]   (env: RUNS, DEPTH, READY)
 # Needs runit (scripts/deps installs it).
-set -eu
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin"
+. "$(dirname "$0")/lib.sh"
 N=${1:-200}
 RUNS=${RUNS:-3}
 DEPTH=${DEPTH:-10}
 READY=${READY:-100}
-work=$(mktemp -d /tmp/svkit-bench-needs.XXXXXX)
-bin=$work/bin
-mkdir -p "$bin"
-CGO_ENABLED=0 go build -o "$bin/" ./cmd/svscan ./cmd/supervise
+bench_build needs svscan supervise
 delay=$(awk -v r="$READY" 'BEGIN { printf "%.3f", r / 1000 }')
-
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-
-pids_under() {
-  find /proc -mindepth 2 -maxdepth 2 -name cwd \( -lname "$1" -o -lname "$1/*" \) 2>/dev/null | cut -d/ -f3
-}
-kill_under() {
-  for k in 1 2 3 4 5 6 7 8 9 10; do
-    pids=$(pids_under "$1")
-    [ -n "$pids" ] || return 0
-    kill -9 $pids 2>/dev/null || true
-    sleep 0.1
-  done
-}
 
 # The DAG: "i j" lines, service i needs service j.
 awk -v n="$N" -v d="$DEPTH" 'BEGIN {

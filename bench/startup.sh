@@ -10,15 +10,13 @@
 # per run and of the CPU time (user + system) per run, and the ratio to the
 # matching 0.76 program.
 # Usage: bench/startup.sh [rounds] [runs per round]   (default 15 200)
-set -eu
-cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin"
+. "$(dirname "$0")/lib.sh"
 rounds=${1:-15}
 runs=${2:-200}
 for p in svc svstat svok; do
   [ -x /usr/bin/$p ] || { echo "bench/startup.sh: Debian's daemontools is missing (scripts/deps)" >&2; exit 1; }
 done
-work=$(mktemp -d /tmp/svkit-bench-startup.XXXXXX)
+bench_build startup svc svstat svok supervise
 sup=""
 cleanup() {
   if [ -n "$sup" ]; then
@@ -34,7 +32,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-CGO_ENABLED=0 go build -o "$work/bin/" ./cmd/svc ./cmd/svstat ./cmd/svok ./cmd/supervise
 mkdir "$work/empty" "$work/svc"
 printf 'package main\n\nfunc main() {}\n' >"$work/empty/main.go"
 (cd "$work/empty" && printf 'module empty\n\ngo 1.26\n' >go.mod && CGO_ENABLED=0 go build -o "$work/bin/empty" .)

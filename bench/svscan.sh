@@ -26,16 +26,6 @@ dtbin=$work/dtbin
 mkdir -p "$dtbin"
 ln -s /usr/bin/supervise "$dtbin/supervise"
 
-# kill_under DIR: SIGKILL, by pid, whatever still works under DIR.
-kill_under() {
-  for k in 1 2 3 4 5 6 7 8 9 10; do
-    pids=$(pids_under "$1")
-    [ -n "$pids" ] || return 0
-    kill -9 $pids 2>/dev/null || true
-    sleep 0.1
-  done
-}
-
 # in_session SID: how many live processes are in session SID.
 in_session() { ps -eo sess=,stat= | awk -v s="$1" '$1 == s && $2 !~ /^Z/' | wc -l; }
 

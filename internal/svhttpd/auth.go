@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"svkit/internal/diag"
+	"svkit/pkg/svdir"
 )
 
 // Limits of the token directory.
@@ -78,38 +79,15 @@ type client struct {
 // symbolic link, that neither its group nor others may write, holding 64
 // lowercase hex digits and an optional newline.
 func readClient(dfd int, name string) (*client, error) {
-	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	b, st, err := svdir.ReadFileStat(dfd, name, maxTokenFile)
 	if err != nil {
 		return nil, err
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, errors.New("not a regular file")
 	}
 	if st.Mode&0022 != 0 {
 		return nil, errUntrusted
 	}
-	buf := make([]byte, maxTokenFile)
-	n := 0
-	for n < len(buf) {
-		k, err := unix.Read(fd, buf[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if k == 0 {
-			break
-		}
-		n += k
-	}
 	c := &client{name: name, uid: st.Uid}
-	if !parseHash(buf[:n], &c.hash) {
+	if !parseHash(b, &c.hash) {
 		return nil, errors.New("not a lowercase hex SHA-256 on one line")
 	}
 	return c, nil

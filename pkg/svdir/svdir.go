@@ -126,7 +126,7 @@ func isSymlink(dirfd int, name string) bool {
 // ErrSymlink.
 func openNoFollow(dirfd int, name string) (int, error) {
 	fd, err := eintr.Retry(func() (int, error) {
-		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	})
 	if err == unix.ELOOP && isSymlink(dirfd, name) {
 		return -1, ErrSymlink
@@ -139,31 +139,38 @@ func openNoFollow(dirfd int, name string) (int, error) {
 // A longer file is cut at limit bytes; anything but a regular file gives
 // ErrNotFile.
 func ReadFile(dirfd int, name string, limit int) ([]byte, error) {
+	b, _, err := ReadFileStat(dirfd, name, limit)
+	return b, err
+}
+
+// ReadFileStat is ReadFile that also returns the status of the file it
+// read (its owner and mode, from the open file).
+func ReadFileStat(dirfd int, name string, limit int) ([]byte, unix.Stat_t, error) {
+	var st unix.Stat_t
 	fd, err := openNoFollow(dirfd, name)
 	if err != nil {
-		return nil, err
+		return nil, st, err
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, err
+		return nil, st, err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, ErrNotFile
+		return nil, st, ErrNotFile
 	}
 	b := make([]byte, 0, min(limit, 512))
 	buf := make([]byte, min(limit, 4096))
 	for len(b) < limit {
 		n, err := eintr.Retry(func() (int, error) { return unix.Read(fd, buf[:min(len(buf), limit-len(b))]) })
 		if err != nil {
-			return nil, err
+			return nil, st, err
 		}
 		if n == 0 {
 			break
 		}
 		b = append(b, buf[:n]...)
 	}
-	return b, nil
+	return b, st, nil
 }
 
 // Replace replaces the file name below dirfd with data, readable by mode:
