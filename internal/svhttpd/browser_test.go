@@ -271,7 +271,14 @@ fetch(%q, {method: "POST", mode: "no-cors"}).then(() => document.title = "sent",
 		t.Fatal(err)
 	}
 	waitJS(t, one, 5*time.Second, "web up again", stateOf("web")+` === 'up'`)
-	testenv.WaitFor(t, 5*time.Second, "web's new run", func() bool { return testenv.PidOf(filepath.Join(tr.scan, "web")) != 0 })
+	// Its traps are set once its pid is in pids (a HUP before that would
+	// end it).
+	testenv.WaitFor(t, 5*time.Second, "web's new run with its traps set", func() bool {
+		pid := testenv.PidOf(filepath.Join(tr.scan, "web"))
+		b, _ := os.ReadFile(filepath.Join(tr.scan, "web/pids"))
+		f := strings.Fields(string(b))
+		return pid != 0 && len(f) > 0 && f[len(f)-1] == strconv.Itoa(pid)
+	})
 	testenv.Control(t, filepath.Join(tr.scan, "web"), "h")
 	waitJS(t, one, 5*time.Second, "the new line in web's log", `document.getElementById('loglines').textContent.includes('got hup')`)
 }

@@ -122,7 +122,10 @@ async function send(url, what) {
       say(bad.length ? what + ": " + bad.map(x => x.name + " " + x.status + " " + (x.error || "")).join("; ") : what + ": done");
     } else if (r.ok) {
       say(what + ": " + (r.status === 202 ? "sent, not yet taken" : "done"));
-      if (v && v.name) update(v);
+      // The answer is the service as it was when the command was taken;
+      // while the event stream is live, it has told or will tell newer
+      // (the service may well be down before this answer is read).
+      if (v && v.name && events.readyState !== EventSource.OPEN) update(v);
     } else {
       say(what + ": " + r.status + " " + (v && v.error ? v.error : r.statusText));
     }
