@@ -27,8 +27,8 @@ const maxConfigSize = 4096
 // when it is absent or unreadable. Files are opened without following a
 // planted symlink only at the last component, like every other file in the
 // service directory.
-func readConfig(name string) string {
-	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+func (s *supervisor) readConfig(name string) string {
+	fd, err := unix.Openat(s.dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return ""
 	}
@@ -69,7 +69,7 @@ func parseSignal(s string) (unix.Signal, bool) {
 // downSignal is the signal svc -d sends: TERM unless down-signal names
 // another.
 func (s *supervisor) downSignal() unix.Signal {
-	v := readConfig(fileDownSignal)
+	v := s.readConfig(fileDownSignal)
 	if v == "" {
 		return unix.SIGTERM
 	}
@@ -84,7 +84,7 @@ func (s *supervisor) downSignal() unix.Signal {
 // timeoutKill is how long a stopping service may take before its whole
 // tree gets KILL; 0 means never.
 func (s *supervisor) timeoutKill() time.Duration {
-	v := readConfig(fileTimeoutKill)
+	v := s.readConfig(fileTimeoutKill)
 	if v == "" {
 		return 0
 	}

@@ -30,11 +30,11 @@ type finishing struct {
 // startFinish runs ./finish with run's exit code (or -1) and signal (or 0)
 // as arguments, as runit does, if it exists. It reports whether it runs.
 func (s *supervisor) startFinish() bool {
-	if !isExecutable(fileFinish) {
+	if !s.isExecutable(fileFinish) {
 		return false
 	}
 	argv := []string{"./finish", strconv.Itoa(s.exitCode), strconv.Itoa(s.exitSignal)}
-	pid, err := startHelper(argv...)
+	pid, err := s.startHelper(argv...)
 	if err != nil {
 		s.warn("unable to start ", s.dir, "/finish: ", diag.Str(err))
 		return false
@@ -46,7 +46,7 @@ func (s *supervisor) startFinish() bool {
 		h = proc.FromFD(id, -1)
 	}
 	s.finish = h
-	if ms, err := strconv.ParseUint(readConfig(fileTimeoutFinish), 10, 32); err == nil && ms > 0 {
+	if ms, err := strconv.ParseUint(s.readConfig(fileTimeoutFinish), 10, 32); err == nil && ms > 0 {
 		s.finishKill.set(time.Duration(ms) * time.Millisecond)
 	}
 	return true

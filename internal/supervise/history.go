@@ -1,7 +1,6 @@
 package supervise
 
 import (
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -48,12 +47,12 @@ func (s *supervisor) recordExit(ws *unix.WaitStatus) {
 
 // backoffPolicy returns whether the back-off policy is on, and its cap and
 // stable time.
-func backoffPolicy() (on bool, limit, stable time.Duration) {
-	if _, err := os.Lstat(fileBackoff); err != nil {
+func (s *supervisor) backoffPolicy() (on bool, limit, stable time.Duration) {
+	if !s.exists(fileBackoff) {
 		return false, 0, 0
 	}
 	limit, stable = defaultBackoffCap, defaultBackoffStable
-	f := strings.Fields(readConfig(fileBackoff))
+	f := strings.Fields(s.readConfig(fileBackoff))
 	if len(f) > 0 {
 		if n, err := strconv.ParseUint(f[0], 10, 32); err == nil && n > 0 {
 			limit = time.Duration(n) * second
@@ -87,7 +86,7 @@ func backoffDelay(deaths int, limit time.Duration) time.Duration {
 // automatically: a second after the last start, as 0.76 does, or with a
 // backoff file, after the back-off delay counted from its death.
 func (s *supervisor) nextStart() time.Time {
-	on, limit, stable := backoffPolicy()
+	on, limit, stable := s.backoffPolicy()
 	if !on {
 		return s.lastStart.Add(restartDelay)
 	}

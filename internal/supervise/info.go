@@ -1,8 +1,6 @@
 package supervise
 
 import (
-	"golang.org/x/sys/unix"
-
 	"strconv"
 	"time"
 
@@ -92,7 +90,7 @@ func (s *supervisor) writeInfo() {
 		if s.ext.written && *f.last == f.data {
 			continue
 		}
-		if err := svdir.Replace(unix.AT_FDCWD, f.name, []byte(f.data), 0644); err != nil {
+		if err := svdir.Replace(s.dirfd, f.name, []byte(f.data), 0644); err != nil {
 			s.warnReplace(err)
 			continue
 		}

@@ -67,7 +67,7 @@ func (s *supervisor) setupNeeds() {
 	if s.main != nil || s.following {
 		return
 	}
-	if st, err := svdir.ReadState(unix.AT_FDCWD, 3, 0); err == nil && st.Status.Pid == 0 && st.Current && st.Info.OnceOK {
+	if st, err := svdir.ReadState(s.dirfd, 3, 0); err == nil && st.Status.Pid == 0 && st.Current && st.Info.OnceOK {
 		s.onceOK = true
 	}
 }
@@ -75,7 +75,7 @@ func (s *supervisor) setupNeeds() {
 // holdForNeeds reports whether ./run must wait for its needs, and if so
 // sets up the wait.
 func (s *supervisor) holdForNeeds() bool {
-	list, err := svdir.ReadNeeds(".")
+	list, err := svdir.ReadNeeds(s.here)
 	if err != nil {
 		s.warnNeedOnce("read", "unable to read ", s.dir, "/", svdir.NeedsDir, ": ", diag.Str(err))
 	}
@@ -175,7 +175,7 @@ func (s *supervisor) withoutCycles(list []svdir.Need) []svdir.Need {
 	}
 	if s.needCycles == nil || !slices.Equal(names, s.needNames) {
 		s.needNames = names
-		s.needCycles = needs.Cycles(".", s.name())
+		s.needCycles = needs.Cycles(s.here, s.name())
 		if s.needCycles == nil {
 			s.needCycles = map[string]string{}
 		}
@@ -199,8 +199,8 @@ func (s *supervisor) withoutCycles(list []svdir.Need) []svdir.Need {
 func (s *supervisor) name() string {
 	n := filepath.Base(filepath.Clean(s.dir))
 	if n == "." || n == "/" {
-		if wd, err := os.Getwd(); err == nil {
-			n = filepath.Base(wd)
+		if real, err := os.Readlink(s.here); err == nil {
+			n = filepath.Base(real)
 		}
 	}
 	return n
@@ -229,7 +229,7 @@ func (s *supervisor) endNeedsWait() {
 
 // needsTimeout returns the seconds of DIR/needs-timeout, 0 if none.
 func (s *supervisor) needsTimeout() time.Duration {
-	v := readConfig(svdir.NeedsTimeoutFile)
+	v := s.readConfig(svdir.NeedsTimeoutFile)
 	if v == "" {
 		return 0
 	}
@@ -252,7 +252,7 @@ func (s *supervisor) needsTimedOut(d time.Duration) {
 	}
 	s.endNeedsWait()
 	delay := restartDelay
-	if on, limit, _ := backoffPolicy(); on {
+	if on, limit, _ := s.backoffPolicy(); on {
 		s.deaths++
 		delay = backoffDelay(s.deaths, limit)
 	}
@@ -319,8 +319,8 @@ func (s *supervisor) watchNeeds(list []svdir.Need) {
 	if s.needsFD < 0 && !s.openNeedsWatcher() {
 		return
 	}
-	s.addNeedsWatch(svdir.NeedsDir)
-	s.addNeedsWatch(svdir.BindsDir)
+	s.addNeedsWatch(s.here + "/" + svdir.NeedsDir)
+	s.addNeedsWatch(s.here + "/" + svdir.BindsDir)
 	for _, n := range list {
 		switch n.Kind {
 		case svdir.NeedService:
@@ -332,10 +332,15 @@ func (s *supervisor) watchNeeds(list []svdir.Need) {
 			}
 		default:
 			if t, err := os.Readlink(n.Path); err == nil {
+				// Joined without lexical cleaning: the kernel resolves
+				// ".." from where the link is (n.Path starts at a
+				// /proc/self/fd link, which cleaning would cut).
 				if !filepath.IsAbs(t) {
-					t = filepath.Join(filepath.Dir(n.Path), t)
+					t = n.Path[:strings.LastIndexByte(n.Path, '/')+1] + t
 				}
-				s.addNeedsWatch(filepath.Dir(t))
+				if i := strings.LastIndexByte(t, '/'); i > 0 {
+					s.addNeedsWatch(t[:i])
+				}
 			}
 		}
 	}

@@ -23,7 +23,6 @@ package supervise
 
 import (
 	"errors"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -258,7 +257,7 @@ func (s *supervisor) finishSaysDown(ws unix.WaitStatus) {
 // readPermafail reads DIR/permafail; ok is false when there is none or it
 // cannot be parsed (which is said once for each bad content).
 func (s *supervisor) readPermafail() (permafail, bool) {
-	line := readConfig(filePermafail)
+	line := s.readConfig(filePermafail)
 	if line == "" {
 		return permafail{}, false
 	}
@@ -278,10 +277,11 @@ func (s *supervisor) readPermafail() (permafail, bool) {
 // Only a regular file counts: a log service's directory of the same name
 // (multilog ./main, the daemontools convention) is not one.
 func (s *supervisor) mainSaysExit() bool {
-	if st, err := os.Lstat(fileMain); err != nil || !st.Mode().IsRegular() {
+	var st unix.Stat_t
+	if unix.Fstatat(s.dirfd, fileMain, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return false
 	}
-	switch v := readConfig(fileMain); v {
+	switch v := s.readConfig(fileMain); v {
 	case "", "exit":
 		return true
 	case "restart":
@@ -299,7 +299,7 @@ func (s *supervisor) mainSaysExit() bool {
 // directory left in supervise/info during this boot: the service stays
 // down.
 func (s *supervisor) restoreFailed() {
-	in := svdir.ReadInfo(unix.AT_FDCWD)
+	in := svdir.ReadInfo(s.dirfd)
 	if in == nil || !in.Failed || in.FailedBoot == "" || in.FailedBoot != proc.BootID() {
 		return
 	}

@@ -80,7 +80,7 @@ func (s *supervisor) prepareReadiness() ([]uintptr, []string) {
 	s.waiting, s.useCheck, s.checkWarned = false, false, false
 	env := os.Environ()
 	files := runFiles
-	if exists(fileNotifySocket) {
+	if s.exists(fileNotifySocket) {
 		s.waiting = true
 		if s.notifyName == "" {
 			s.openNotifySocket(newNotifyName(), true)
@@ -90,11 +90,11 @@ func (s *supervisor) prepareReadiness() ([]uintptr, []string) {
 			env = append(env, "NOTIFY_SOCKET="+s.notifyName)
 		}
 	}
-	if exists(fileNotificationFD) {
+	if s.exists(fileNotificationFD) {
 		s.waiting = true
 		files = s.notificationFD()
 	}
-	if !s.waiting && exists(fileCheck) {
+	if !s.waiting && s.exists(fileCheck) {
 		s.waiting, s.useCheck = true, true
 	}
 	s.protocol = s.waiting
@@ -104,7 +104,7 @@ func (s *supervisor) prepareReadiness() ([]uintptr, []string) {
 // notificationFD creates the pipe whose write end run gets as the fd
 // named by notification-fd, and returns run's descriptors.
 func (s *supervisor) notificationFD() []uintptr {
-	v := readConfig(fileNotificationFD)
+	v := s.readConfig(fileNotificationFD)
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 3 || n > 1023 {
 		s.warn("unable to parse ", s.dir, "/", fileNotificationFD, ": ", v)
@@ -160,16 +160,16 @@ func (s *supervisor) setupReadiness() {
 	if s.main == nil && !s.following {
 		return
 	}
-	if exists(fileNotifySocket) {
-		if name, ok := readNotifyName(); ok {
+	if s.exists(fileNotifySocket) {
+		if name, ok := s.readNotifyName(); ok {
 			s.openNotifySocket(name, false)
 		}
 	}
 	if s.main == nil {
 		return
 	}
-	s.protocol = exists(fileNotifySocket) || exists(fileNotificationFD) || exists(fileCheck)
-	if in := svdir.ReadInfoOf("."); in != nil && in.Pid == s.main.Pid && in.State == svdir.StateUp {
+	s.protocol = s.exists(fileNotifySocket) || s.exists(fileNotificationFD) || s.exists(fileCheck)
+	if in := svdir.ReadInfo(s.dirfd); in != nil && in.Pid == s.main.Pid && in.State == svdir.StateUp {
 		s.statusText = in.StatusText
 		if in.Ready {
 			// Recorded readiness survives the supervise: the
@@ -179,11 +179,11 @@ func (s *supervisor) setupReadiness() {
 		}
 	}
 	switch {
-	case exists(fileNotifySocket), exists(fileNotificationFD):
+	case s.exists(fileNotifySocket), s.exists(fileNotificationFD):
 		// The notification-fd pipe died with the predecessor: the
 		// service is ready again after its next start.
 		s.waiting = true
-	case exists(fileCheck):
+	case s.exists(fileCheck):
 		s.waiting, s.useCheck = true, true
 		s.scheduleCheck(0)
 	default:
@@ -247,8 +247,8 @@ func validNotifyName(name string) bool {
 
 // readNotifyName returns the recorded notify socket name, if the record is
 // a regular file of supervise's user that nobody else may read.
-func readNotifyName() (string, bool) {
-	fd, err := unix.Open(notifyNameFile, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+func (s *supervisor) readNotifyName() (string, bool) {
+	fd, err := unix.Openat(s.dirfd, notifyNameFile, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return "", false
 	}
@@ -292,7 +292,7 @@ func (s *supervisor) openNotifySocket(name string, record bool) {
 	// checked then.
 	s.notifyPeer = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSPIDFD, 1) == nil
 	if record {
-		if err := svdir.Replace(unix.AT_FDCWD, notifyNameFile, []byte(name+"\n"), 0600); err != nil {
+		if err := svdir.Replace(s.dirfd, notifyNameFile, []byte(name+"\n"), 0600); err != nil {
 			s.warnReplace(err)
 		}
 	}
@@ -439,7 +439,7 @@ func (s *supervisor) runCheck() {
 	if s.main == nil || s.ready || s.checkPid != 0 {
 		return
 	}
-	pid, err := startHelper("./check")
+	pid, err := s.startHelper("./check")
 	if err != nil {
 		// Said once a run: it is tried again every interval.
 		if !s.checkWarned {
@@ -468,9 +468,9 @@ func (s *supervisor) checkDone(ws unix.WaitStatus) {
 
 // exists reports whether the service directory has an entry name (of any
 // kind: a source that is there but broken must not count as absent).
-func exists(name string) bool {
+func (s *supervisor) exists(name string) bool {
 	var st unix.Stat_t
-	return unix.Lstat(name, &st) == nil
+	return unix.Fstatat(s.dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
 }
 
 // withoutVar returns env without the variable name.
@@ -485,7 +485,7 @@ func withoutVar(env []string, name string) []string {
 }
 
 // isExecutable reports whether name is an executable regular file.
-func isExecutable(name string) bool {
+func (s *supervisor) isExecutable(name string) bool {
 	var st unix.Stat_t
-	return unix.Stat(name, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0111 != 0
+	return unix.Fstatat(s.dirfd, name, &st, 0) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0111 != 0
 }

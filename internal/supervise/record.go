@@ -1,7 +1,6 @@
 package supervise
 
 import (
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,26 +41,26 @@ type record struct {
 	pgrp, sess int     // for a start: the process group and session of run
 }
 
-func writeRecord(h *proc.Handle) error {
+func (s *supervisor) writeRecord(h *proc.Handle) error {
 	line := strconv.Itoa(h.Pid) + " " + strconv.FormatUint(h.Start, 10) + " " + proc.BootID() + " " +
 		strconv.FormatUint(h.Inode(), 10) + "\n"
-	return svdir.Replace(unix.AT_FDCWD, recordFile, []byte(line), 0644)
+	return svdir.Replace(s.dirfd, recordFile, []byte(line), 0644)
 }
 
 // writeStarting records that a start is under way since the given time,
 // by a supervise in process group pgrp and session sess: run is about to
 // be forked, or has exited leaving a daemon to follow.
-func writeStarting(since uint64, pgrp, sess int) error {
+func (s *supervisor) writeStarting(since uint64, pgrp, sess int) error {
 	line := "0 " + strconv.FormatUint(since, 10) + " " + proc.BootID() + " " +
 		strconv.Itoa(pgrp) + " " + strconv.Itoa(sess) + "\n"
-	return svdir.Replace(unix.AT_FDCWD, recordFile, []byte(line), 0644)
+	return svdir.Replace(s.dirfd, recordFile, []byte(line), 0644)
 }
 
-func removeRecord() { unix.Unlink(recordFile) }
+func (s *supervisor) removeRecord() { unix.Unlinkat(s.dirfd, recordFile, 0) }
 
 // readRecord returns what the record of this boot says.
-func readRecord() (record, bool) {
-	b, err := os.ReadFile(recordFile)
+func (s *supervisor) readRecord() (record, bool) {
+	b, err := svdir.ReadFile(s.dirfd, recordFile, 256)
 	if err != nil {
 		return record{}, false
 	}
@@ -113,10 +112,10 @@ func startedIn(g *cgroup.Group, since uint64) (proc.ID, bool) {
 // startedHere returns, where there is no cgroup, the run the start r
 // left: the oldest live process started since, in the recorded process
 // group and session, whose working directory is the service directory
-// (the current one). A run that has already changed directory is not found.
-func startedHere(r record, self int) (proc.ID, bool) {
+// (dirfd). A run that has already changed directory is not found.
+func startedHere(r record, self, dirfd int) (proc.ID, bool) {
 	var here unix.Stat_t
-	if unix.Stat(".", &here) != nil {
+	if unix.Fstat(dirfd, &here) != nil {
 		return proc.ID{}, false
 	}
 	var found []proc.Info

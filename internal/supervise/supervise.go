@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -67,7 +68,9 @@ func Main(argv []string, _ io.Reader, _, stderr io.Writer) int {
 }
 
 type supervisor struct {
-	dir    string
+	dir    string // the service directory as named to supervise (for messages)
+	dirfd  int    // the service directory: every file of the service is opened relative to it
+	here   string // the service directory as /proc/self/fd/N, for calls with no *at form
 	stderr io.Writer
 	self   int // supervise's own pid
 	pgrp   int // supervise's (and run's) process group
@@ -118,18 +121,24 @@ func (s *supervisor) setup() int {
 	s.notifyC = make(chan notifyMsg, 1)
 	s.notifyW = -1
 	s.exitCode = -1 // no run has ended yet
-	if err := os.Chdir(s.dir); err != nil {
+	// supervise never changes its working directory: every file of the
+	// service is reached through this descriptor, so that any number of
+	// supervisors can share one process.
+	dirfd, err := svdir.OpenDir(s.dir)
+	if err != nil {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to chdir to ", s.dir, ": ", diag.Str(err))
 	}
-	if _, err := os.Stat(svdir.DownFile); err == nil {
+	s.dirfd, s.here = dirfd, "/proc/self/fd/"+strconv.Itoa(dirfd)
+	var down unix.Stat_t
+	if err := unix.Fstatat(s.dirfd, svdir.DownFile, &down, 0); err == nil {
 		s.want = svdir.WantDown
-	} else if !errors.Is(err, os.ErrNotExist) {
+	} else if err != unix.ENOENT {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to stat ", s.dir, "/down: ", diag.Str(err))
 	}
 	s.restoreFailed()
-	svdir.MakeDir("")
+	svdir.MakeDir(s.here)
 
-	lock, err := unix.Open(svdir.LockPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0600)
+	lock, err := unix.Openat(s.dirfd, svdir.LockPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0600)
 	if err == nil {
 		err = unix.Flock(lock, unix.LOCK_EX|unix.LOCK_NB)
 	}
@@ -139,13 +148,13 @@ func (s *supervisor) setup() int {
 	// The lock fd stays open for the life of the process; it is
 	// close-on-exec, so run does not hold it.
 
-	unix.Mkfifo(svdir.ControlPath, 0600)
-	rfd, err := openFIFO(svdir.ControlPath, unix.O_RDONLY)
+	unix.Mkfifoat(s.dirfd, svdir.ControlPath, 0600)
+	rfd, err := s.openFIFO(svdir.ControlPath, unix.O_RDONLY)
 	if err != nil {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to read ", s.dir, "/", svdir.ControlPath, ": ", fifoErr(err))
 	}
 	// Holding a write end open means reads never see end of file.
-	if _, err := openFIFO(svdir.ControlPath, unix.O_WRONLY); err != nil {
+	if _, err := s.openFIFO(svdir.ControlPath, unix.O_WRONLY); err != nil {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to write ", s.dir, "/", svdir.ControlPath, ": ", fifoErr(err))
 	}
 	s.control = os.NewFile(uintptr(rfd), svdir.ControlPath)
@@ -169,8 +178,8 @@ func (s *supervisor) setup() int {
 	signal.Notify(s.chld, syscall.SIGCHLD)
 	threads.Spare(spareThreads)
 
-	unix.Mkfifo(svdir.OKPath, 0600)
-	if _, err := openFIFO(svdir.OKPath, unix.O_RDONLY); err != nil {
+	unix.Mkfifoat(s.dirfd, svdir.OKPath, 0600)
+	if _, err := s.openFIFO(svdir.OKPath, unix.O_RDONLY); err != nil {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to read ", s.dir, "/", svdir.OKPath, ": ", fifoErr(err))
 	}
 	return 0
@@ -180,11 +189,11 @@ func (s *supervisor) setup() int {
 // the service directory has no no-cgroup file. The cgroup is named after
 // the directory's identity (device and inode).
 func (s *supervisor) openGroup() {
-	if _, err := os.Lstat(fileNoCgroup); err == nil {
+	if s.exists(fileNoCgroup) {
 		return
 	}
 	var st unix.Stat_t
-	if unix.Stat(".", &st) != nil {
+	if unix.Fstat(s.dirfd, &st) != nil {
 		return
 	}
 	g, err := cgroup.Open(cgroup.ServiceName(st.Dev, st.Ino))
@@ -202,14 +211,14 @@ func (s *supervisor) openGroup() {
 // left running, as named by the process record, instead of starting a
 // second copy.
 func (s *supervisor) adopt() {
-	r, ok := readRecord()
+	r, ok := s.readRecord()
 	id := r.id
 	if ok && id.Pid == 0 {
 		// The previous supervise was killed while it started run.
 		if s.group != nil {
 			id, ok = startedIn(s.group, id.Start)
 		} else {
-			id, ok = startedHere(r, s.self)
+			id, ok = startedHere(r, s.self, s.dirfd)
 		}
 	}
 	var in proc.Info
@@ -219,7 +228,7 @@ func (s *supervisor) adopt() {
 		in, err = proc.Stat(id.Pid)
 		alive = err == nil && in.Start == id.Start && in.Live()
 	}
-	if ok && r.id.Pid != 0 && !alive && s.want != svdir.WantDown && readConfig(filePidfile) != "" {
+	if ok && r.id.Pid != 0 && !alive && s.want != svdir.WantDown && s.readConfig(filePidfile) != "" {
 		// run is gone, but the previous supervise may have been killed
 		// before it saw run exit 0 and leave the daemon of pidfile: look
 		// for the daemon as it would have.
@@ -227,22 +236,22 @@ func (s *supervisor) adopt() {
 		return
 	}
 	if !alive {
-		removeRecord()
+		s.removeRecord()
 		return
 	}
 	h, err := proc.Open(id)
 	if err != nil {
-		removeRecord()
+		s.removeRecord()
 		return
 	}
 	if r.id.Pid != 0 && r.inode != 0 && h.Inode() != r.inode {
 		// The pid was taken again within the same clock tick.
 		h.Close()
-		removeRecord()
+		s.removeRecord()
 		return
 	}
 	s.setMain(h, in.PPid == s.self)
-	if r, err := svdir.ReadStatusOf("."); err == nil && r.Pid == id.Pid {
+	if r, err := svdir.ReadStatus(s.dirfd); err == nil && r.Pid == id.Pid {
 		s.when, s.paused = r.When, r.Paused
 	} else {
 		// Its start was never announced: it has been up since it
@@ -253,8 +262,8 @@ func (s *supervisor) adopt() {
 
 // openFIFO opens one of supervise's FIFOs without following a symlink and
 // checks that it is a FIFO.
-func openFIFO(path string, mode int) (int, error) {
-	return svdir.OpenFIFO(unix.AT_FDCWD, path, mode)
+func (s *supervisor) openFIFO(path string, mode int) (int, error) {
+	return svdir.OpenFIFO(s.dirfd, path, mode)
 }
 
 // fifoErr is the text for an error of openFIFO.
@@ -499,13 +508,13 @@ func (s *supervisor) mainDied(ws *unix.WaitStatus) {
 	s.stopReadiness()
 	s.recordExit(ws)
 	s.onceOK = s.want == svdir.WantOnce && s.exitCode == 0
-	if wasRun && ws != nil && ws.Exited() && ws.ExitStatus() == 0 && s.want != svdir.WantDown && readConfig(filePidfile) != "" {
+	if wasRun && ws != nil && ws.Exited() && ws.ExitStatus() == 0 && s.want != svdir.WantDown && s.readConfig(filePidfile) != "" {
 		// A daemon that puts itself in the background: wait for its
 		// pid file before calling the service down.
 		s.startFollowing(started)
 		return
 	}
-	removeRecord()
+	s.removeRecord()
 	s.serviceDown()
 }
 
@@ -605,7 +614,7 @@ func (s *supervisor) start() {
 	s.lastStart = time.Now()
 	// Should supervise die before the new pid is recorded, the record
 	// tells its successor to look for the run in the cgroup.
-	writeStarting(proc.Now(), s.pgrp, s.sess)
+	s.writeStarting(proc.Now(), s.pgrp, s.sess)
 	files, env := s.prepareReadiness()
 	pid, pidfd, err := s.fork(files, env)
 	s.startedReadiness(err == nil)
@@ -614,7 +623,7 @@ func (s *supervisor) start() {
 			// As 0.76, which announces svc -u before it tries to
 			// fork: status shows the service wanted up and down.
 			s.forkFailed(err)
-			removeRecord()
+			s.removeRecord()
 			s.scheduleStart(time.Now().Add(forkRetryDelay))
 			s.announce()
 			return
@@ -623,7 +632,7 @@ func (s *supervisor) start() {
 		// run was up for an instant. Say the same (startFailed) and retry
 		// a second later.
 		s.startFailed(err)
-		removeRecord()
+		s.removeRecord()
 		s.stamp()
 		s.announce()
 		if s.want == svdir.WantUp && !s.exit {
@@ -653,10 +662,11 @@ func (s *supervisor) start() {
 var runFiles = []uintptr{0, 1, 2}
 
 // startHelper starts one of the service's helper programs (./finish,
-// ./check) with supervise's stdio and environment. Helpers are not part of
-// the service: they run outside its cgroup.
-func startHelper(argv ...string) (int, error) {
-	return syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{Env: os.Environ(), Files: runFiles})
+// ./check) in the service directory with supervise's stdio and
+// environment. Helpers are not part of the service: they run outside its
+// cgroup.
+func (s *supervisor) startHelper(argv ...string) (int, error) {
+	return syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{Dir: s.here, Env: os.Environ(), Files: runFiles})
 }
 
 // fork starts ./run, in the service's cgroup if there is one. If starting
@@ -671,6 +681,7 @@ func (s *supervisor) fork(files []uintptr, env []string) (pid, pidfd int, err er
 			sys.CgroupFD = s.group.Fd()
 		}
 		pid, err := syscall.ForkExec("./run", runArgv, &syscall.ProcAttr{
+			Dir:   s.here,
 			Env:   env,
 			Files: files,
 			Sys:   sys,
@@ -697,7 +708,7 @@ func (s *supervisor) fork(files []uintptr, env []string) (pid, pidfd int, err er
 func (s *supervisor) setMain(h *proc.Handle, child bool) {
 	s.main, s.mainChild, s.mainIsRun = h, child, false
 	s.paused = false
-	if err := writeRecord(h); err != nil {
+	if err := s.writeRecord(h); err != nil {
 		s.warn("unable to write ", s.dir, "/", recordFile, ": ", diag.Str(err))
 	}
 	if !child {
@@ -735,7 +746,7 @@ func (s *supervisor) stamp() { s.when = tai64.FromTime(time.Now()) }
 func (s *supervisor) announce() {
 	s.statusDirty = false
 	rec := svdir.Status{When: s.when, Pid: s.pid(), Paused: s.paused, Want: s.want}
-	if err := svdir.WriteStatus(unix.AT_FDCWD, rec); err != nil {
+	if err := svdir.WriteStatus(s.dirfd, rec); err != nil {
 		s.warnReplace(err)
 	}
 	s.extDirty = true

@@ -784,3 +784,38 @@ func TestNoGrowth(t *testing.T) {
 		t.Errorf("%d threads at start, %d after 600 cycles", threads0, threads2)
 	}
 }
+
+// TestWorkingDirectory: supervise never changes its own working directory
+// (many supervisors can share one process); it reaches the service
+// directory, named relative to where it was started, through a descriptor.
+// run still starts in the service directory, and a relative supervise
+// symlink is resolved from the service directory.
+func TestWorkingDirectory(t *testing.T) {
+	top := t.TempDir()
+	dir := filepath.Join(top, "svc")
+	testenv.WriteScript(t, filepath.Join(dir, "run"), "pwd -P > out.pwd\nexec sleep 1000\n")
+	os.Symlink("../state-svc", filepath.Join(dir, "supervise"))
+	cmd := exec.Command(testenv.Prog(t, "supervise"), "svc")
+	cmd.Dir = top
+	p := testenv.Start(t, cmd)
+	t.Cleanup(func() {
+		p.KillAndWait(t, syscall.SIGKILL)
+		testenv.KillIn(dir)
+		testenv.RemoveGroup(dir)
+	})
+	pwd := testenv.ReadLines(t, wait, filepath.Join(dir, "out.pwd"))
+	real, _ := filepath.EvalSymlinks(dir)
+	if pwd != real+"\n" {
+		t.Errorf("run's working directory %q, want %q", pwd, real)
+	}
+	if st, err := os.Stat(filepath.Join(top, "state-svc", "status")); err != nil || st.Size() != 18 {
+		t.Errorf("status in the relative symlink's target: %v", err)
+	}
+	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", p.Cmd.Process.Pid))
+	realTop, _ := filepath.EvalSymlinks(top)
+	if err != nil || cwd != realTop {
+		t.Errorf("supervise's working directory %q (%v), want %q where it was started", cwd, err, realTop)
+	}
+	testenv.Control(t, dir, "dx")
+	testenv.WaitFor(t, wait, "supervise to exit", p.Exited)
+}

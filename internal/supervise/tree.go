@@ -241,7 +241,7 @@ func (s *supervisor) watchLeftovers() {
 // Meanwhile the record says a start is under way since then, so that a
 // successor finds the daemon in the cgroup.
 func (s *supervisor) startFollowing(since uint64) {
-	writeStarting(since, s.pgrp, s.sess)
+	s.writeStarting(since, s.pgrp, s.sess)
 	s.following = true
 	s.followEnd = time.Now().Add(followWait)
 	s.tryFollow()
@@ -256,7 +256,7 @@ func (s *supervisor) stopFollowing() {
 // belongs to the service (a descendant reparented to supervise, or a
 // member of its cgroup); a pid file naming any other process is ignored.
 func (s *supervisor) tryFollow() {
-	if pid := readPidfile(readConfig(filePidfile)); pid > 1 && pid != s.self {
+	if pid := readPidfile(s.dirfd, s.readConfig(filePidfile)); pid > 1 && pid != s.self {
 		if in, err := proc.Stat(pid); err == nil && in.Live() && s.owns(in) {
 			if h, err := proc.Open(in.ID); err == nil {
 				s.stopFollowing()
@@ -276,7 +276,7 @@ func (s *supervisor) tryFollow() {
 // abandonFollowing gives up waiting for the daemon: the service is down.
 func (s *supervisor) abandonFollowing() {
 	s.stopFollowing()
-	removeRecord()
+	s.removeRecord()
 	s.serviceDown()
 }
 
@@ -298,13 +298,14 @@ func (s *supervisor) owns(in proc.Info) bool {
 	return false
 }
 
-// readPidfile returns the pid in the first line of the named file, or 0.
-func readPidfile(path string) int {
+// readPidfile returns the pid in the first line of the named file (relative
+// to the service directory dirfd), or 0.
+func readPidfile(dirfd int, path string) int {
 	if path == "" {
 		return 0
 	}
 	b := make([]byte, 64)
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	fd, err := unix.Openat(dirfd, path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return 0
 	}

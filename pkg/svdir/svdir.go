@@ -82,7 +82,7 @@ func MakeDir(dir string) {
 	}
 	if _, err := os.Stat(name); errors.Is(err, os.ErrNotExist) {
 		if !filepath.IsAbs(target) && dir != "" {
-			target = filepath.Join(dir, target)
+			target = dir + "/" + target // dir may be a /proc/self/fd link: no lexical cleaning
 		}
 		unix.Mkdir(target, 0700)
 	}
