@@ -52,6 +52,13 @@ func (s *supervisor) startFinish() bool {
 	return true
 }
 
+// killFinish sends KILL to a finish that outlived timeout-finish.
+func (s *supervisor) killFinish() {
+	if s.finish != nil {
+		s.finish.Signal(unix.SIGKILL)
+	}
+}
+
 // finishDone continues after ./finish has exited with status ws.
 func (s *supervisor) finishDone(ws unix.WaitStatus) {
 	s.finish.Close()

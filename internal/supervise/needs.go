@@ -86,7 +86,7 @@ func (s *supervisor) holdForNeeds() bool {
 		return false
 	}
 	s.watchNeeds(list)
-	now := time.Now()
+	now := clock()
 	var missing []string
 	var wake time.Time
 	if s.needsFD < 0 {
@@ -128,7 +128,7 @@ func (s *supervisor) holdForNeeds() bool {
 	if wake.IsZero() {
 		s.needTimer.stop()
 	} else {
-		s.needTimer.set(time.Until(wake))
+		s.needTimer.setAt(wake)
 	}
 	if first {
 		// Wanted up, and down until the needs are ready: as 0.76
@@ -296,7 +296,7 @@ func (s *supervisor) checkBinds() {
 	if s.bindStopped || s.want != svdir.WantUp {
 		return
 	}
-	now := time.Now()
+	now := clock()
 	for _, b := range s.binds {
 		if b.Kind != svdir.NeedService || !svdir.StatusDown(b.Path) {
 			continue

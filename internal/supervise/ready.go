@@ -146,7 +146,7 @@ func (s *supervisor) startedReadiness(started bool) {
 	case s.useCheck:
 		s.scheduleCheck(0)
 	case !s.waiting:
-		s.ready, s.readySince = true, time.Now()
+		s.ready, s.readySince = true, clock()
 	}
 }
 
@@ -187,7 +187,7 @@ func (s *supervisor) setupReadiness() {
 		s.waiting, s.useCheck = true, true
 		s.scheduleCheck(0)
 	default:
-		s.ready, s.readySince = true, time.Now()
+		s.ready, s.readySince = true, clock()
 	}
 }
 
@@ -212,7 +212,7 @@ func (s *supervisor) becomeReady() {
 	if s.ready {
 		return
 	}
-	s.ready, s.readySince = true, time.Now()
+	s.ready, s.readySince = true, clock()
 	s.extDirty = true
 }
 
@@ -378,7 +378,7 @@ func (s *supervisor) notified(m notifyMsg) {
 		switch {
 		case line == "READY=1":
 			if !s.ready {
-				s.ready, s.readySince = true, time.Now()
+				s.ready, s.readySince = true, clock()
 				changed = true
 			}
 		case strings.HasPrefix(line, "STATUS="):

@@ -54,7 +54,7 @@ func (s *supervisor) startFailed(err error) {
 // and one more with the same cause as the last (a new cause starts that
 // count again and may be said at once). It returns the time it recorded.
 func (s *supervisor) countFailure(cause string) time.Time {
-	now := time.Now()
+	now := clock()
 	if s.startFailures == 0 {
 		s.startFailedSince = now
 	}
@@ -70,7 +70,7 @@ func (s *supervisor) countFailure(cause string) time.Time {
 
 // forkFailed records that fork itself failed; 0.76's message says so.
 func (s *supervisor) forkFailed(err error) {
-	now := time.Now()
+	now := clock()
 	if s.startFailures == 0 {
 		s.startFailedSince = now
 	}

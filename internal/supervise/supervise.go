@@ -89,8 +89,9 @@ type supervisor struct {
 	chld    chan os.Signal
 
 	lastStart time.Time
-	restart   timer // pending automatic start
-	kill      timer // pending KILL of a stopping service's tree
+	actions   []timedAction // every timer below and elsewhere, with its action
+	restart   timer         // pending automatic start
+	kill      timer         // pending KILL of a stopping service's tree
 
 	leftovers // what run left behind, ended before supervise exits or starts run again
 
@@ -121,14 +122,24 @@ func (s *supervisor) setup() int {
 	s.notifyC = make(chan notifyMsg, 1)
 	s.notifyW = -1
 	s.exitCode = -1 // no run has ended yet
-	// supervise never changes its working directory: every file of the
-	// service is reached through this descriptor, so that any number of
-	// supervisors can share one process.
+	// The supervisor reaches every file of the service through this
+	// descriptor, never through the working directory, so that any number
+	// of supervisors can share one process.
 	dirfd, err := svdir.OpenDir(s.dir)
 	if err != nil {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to chdir to ", s.dir, ": ", diag.Str(err))
 	}
 	s.dirfd, s.here = dirfd, "/proc/self/fd/"+strconv.Itoa(dirfd)
+	// The supervise process still stays in the service directory, as
+	// 0.76's does: ps, lsof and /proc/PID/cwd show it there.
+	if hostDir != "" {
+		err = os.Chdir(hostDir)
+	} else {
+		err = unix.Fchdir(dirfd)
+	}
+	if err != nil {
+		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to chdir to ", s.dir, ": ", diag.Str(err))
+	}
 	var down unix.Stat_t
 	if err := unix.Fstatat(s.dirfd, svdir.DownFile, &down, 0); err == nil {
 		s.want = svdir.WantDown
@@ -256,7 +267,7 @@ func (s *supervisor) adopt() {
 	} else {
 		// Its start was never announced: it has been up since it
 		// started.
-		s.when = tai64.FromTime(time.Now().Add(-id.Age()))
+		s.when = tai64.FromTime(clock().Add(-id.Age()))
 	}
 }
 
@@ -294,6 +305,9 @@ func (s *supervisor) loop() {
 
 	commands := make(chan []byte)
 	go s.readControl(commands)
+	s.actions = s.timedActions()
+	wake := newAlarm()
+	defer wake.t.Stop()
 
 	if s.idle() && s.want != svdir.WantDown {
 		s.start()
@@ -316,6 +330,7 @@ func (s *supervisor) loop() {
 			}
 			s.writeInfo()
 		}
+		wake.arm(s.wakeAt())
 		select {
 		case <-chld:
 			s.reap()
@@ -324,40 +339,16 @@ func (s *supervisor) loop() {
 				s.mainDied(nil)
 				s.checkLeftovers()
 			}
-		case <-s.restart.C:
-			s.restart.fired()
-			s.backoffUntil = time.Time{}
-			if s.idle() && s.want == svdir.WantUp && !s.exit {
-				s.restarts++
-				s.start()
-			}
 		case gen := <-s.readyC:
 			if gen == s.generation && s.main != nil {
 				s.becomeReady()
 			}
 		case m := <-s.notifyC:
 			s.notified(m)
-		case <-s.check.C:
-			s.check.fired()
-			s.runCheck()
-		case <-s.finishKill.C:
-			s.finishKill.fired()
-			if s.finish != nil {
-				s.finish.Signal(unix.SIGKILL)
-			}
-		case <-s.kill.C:
-			s.kill.fired()
-			s.killTree()
-		case <-s.sweep.C:
-			s.sweep.fired()
-			s.sweepLeftovers()
-		case <-s.follow.C:
-			s.follow.fired()
-			s.tryFollow()
+		case <-wake.t.C:
+			wake.rang()
+			s.expire()
 		case <-s.needsC:
-			s.needsChanged()
-		case <-s.needTimer.C:
-			s.needTimer.fired()
 			s.needsChanged()
 		case cmds := <-commands:
 			s.commands(cmds)
@@ -523,7 +514,7 @@ func (s *supervisor) mainDied(ws *unix.WaitStatus) {
 // the restart.
 func (s *supervisor) serviceDown() {
 	s.stamp()
-	s.diedAt = time.Now()
+	s.diedAt = clock()
 	s.died() // permafail or main may keep it down
 	if s.want != svdir.WantUp || s.exit {
 		s.endDown()
@@ -572,7 +563,7 @@ func (s *supervisor) idle() bool {
 
 // scheduleStart starts run at the given time, or now if that has passed.
 func (s *supervisor) scheduleStart(at time.Time) {
-	d := time.Until(at)
+	d := at.Sub(clock())
 	if d <= 0 {
 		s.start()
 		return
@@ -602,6 +593,15 @@ func (s *supervisor) armKill() {
 
 func (s *supervisor) cancelKill() { s.kill.stop() }
 
+// restartDue starts run when the automatic restart is due.
+func (s *supervisor) restartDue() {
+	s.backoffUntil = time.Time{}
+	if s.idle() && s.want == svdir.WantUp && !s.exit {
+		s.restarts++
+		s.start()
+	}
+}
+
 var runArgv = []string{"./run"}
 
 // start forks and execs ./run with supervise's stdio and environment, in
@@ -611,7 +611,7 @@ func (s *supervisor) start() {
 	if s.holdStart() || s.holdForNeeds() {
 		return
 	}
-	s.lastStart = time.Now()
+	s.lastStart = clock()
 	// Should supervise die before the new pid is recorded, the record
 	// tells its successor to look for the run in the cgroup.
 	s.writeStarting(proc.Now(), s.pgrp, s.sess)
@@ -624,7 +624,7 @@ func (s *supervisor) start() {
 			// fork: status shows the service wanted up and down.
 			s.forkFailed(err)
 			s.removeRecord()
-			s.scheduleStart(time.Now().Add(forkRetryDelay))
+			s.scheduleStart(clock().Add(forkRetryDelay))
 			s.announce()
 			return
 		}
@@ -739,7 +739,7 @@ func (s *supervisor) watch(h *proc.Handle) {
 }
 
 // stamp records now as the time of the last state change.
-func (s *supervisor) stamp() { s.when = tai64.FromTime(time.Now()) }
+func (s *supervisor) stamp() { s.when = tai64.FromTime(clock()) }
 
 // announce replaces supervise/status with the current state, through
 // status.new and a rename as 0.76 does, so readers never see a torn record.

@@ -785,11 +785,13 @@ func TestNoGrowth(t *testing.T) {
 	}
 }
 
-// TestWorkingDirectory: supervise never changes its own working directory
-// (many supervisors can share one process); it reaches the service
-// directory, named relative to where it was started, through a descriptor.
-// run still starts in the service directory, and a relative supervise
-// symlink is resolved from the service directory.
+// TestWorkingDirectory: the supervisor never relies on the process's
+// working directory (many supervisors can share one process); it reaches
+// the service directory, named relative to where supervise was started,
+// through a descriptor. A test build told to put its working directory
+// elsewhere (SVKIT_TEST_CWD) still starts run in the service directory and
+// resolves a relative supervise symlink from there; the program as users
+// run it stays in the service directory, as 0.76's does.
 func TestWorkingDirectory(t *testing.T) {
 	top := t.TempDir()
 	dir := filepath.Join(top, "svc")
@@ -797,6 +799,7 @@ func TestWorkingDirectory(t *testing.T) {
 	os.Symlink("../state-svc", filepath.Join(dir, "supervise"))
 	cmd := exec.Command(testenv.Prog(t, "supervise"), "svc")
 	cmd.Dir = top
+	cmd.Env = append(os.Environ(), "SVKIT_TEST_CWD=/")
 	p := testenv.Start(t, cmd)
 	t.Cleanup(func() {
 		p.KillAndWait(t, syscall.SIGKILL)
@@ -812,10 +815,15 @@ func TestWorkingDirectory(t *testing.T) {
 		t.Errorf("status in the relative symlink's target: %v", err)
 	}
 	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", p.Cmd.Process.Pid))
-	realTop, _ := filepath.EvalSymlinks(top)
-	if err != nil || cwd != realTop {
-		t.Errorf("supervise's working directory %q (%v), want %q where it was started", cwd, err, realTop)
+	if err != nil || cwd != "/" {
+		t.Errorf("supervise's working directory %q (%v), want / as the test asked", cwd, err)
 	}
 	testenv.Control(t, dir, "dx")
 	testenv.WaitFor(t, wait, "supervise to exit", p.Exited)
+
+	// Without the hook: in the service directory, as 0.76's supervise.
+	p = startSupervise(t, svkit, dir)
+	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", p.Cmd.Process.Pid)); err != nil || cwd != real {
+		t.Errorf("supervise's working directory %q (%v), want the service directory %q", cwd, err, real)
+	}
 }

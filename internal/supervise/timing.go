@@ -15,3 +15,8 @@ var (
 	leftoverWait   = second      // a start waits this long for leftovers without timeout-kill
 	followWait     = 5 * second  // how long a pidfile is waited for after run exited 0
 )
+
+// hostDir, when not empty, is where the supervise program puts its working
+// directory instead of the service directory: set only by a test build
+// (SVKIT_TEST_CWD), to prove that the supervisor never relies on it.
+var hostDir string

@@ -13,6 +13,7 @@ import (
 // steps or of a crash loop need not wait in real time. Tests that compare
 // supervise's pace with 0.76's leave it unset.
 func init() {
+	hostDir = os.Getenv("SVKIT_TEST_CWD")
 	f, err := strconv.ParseFloat(os.Getenv("SVKIT_TEST_TIMESCALE"), 64)
 	if err != nil || f <= 0 || f > 1 {
 		return

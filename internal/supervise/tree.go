@@ -153,7 +153,7 @@ func (s *supervisor) endLeftovers() bool {
 		return false
 	}
 	s.signalAll(ids, s.downSignal(), unix.SIGCONT)
-	s.endedAt = time.Now()
+	s.endedAt = clock()
 	if s.exit {
 		s.watchLeftovers()
 	}
@@ -189,7 +189,7 @@ func (s *supervisor) holdStart() bool {
 		wait = leftoverWait
 	}
 	until := s.endedAt.Add(wait)
-	if !time.Now().Before(until) {
+	if !clock().Before(until) {
 		s.killTree()
 		return false
 	}
@@ -216,7 +216,7 @@ func (s *supervisor) sweepLeftovers() {
 		s.cancelKill()
 		s.endedAt = time.Time{}
 	}
-	if s.held && (s.endedAt.IsZero() || !time.Now().Before(s.heldUntil)) {
+	if s.held && (s.endedAt.IsZero() || !clock().Before(s.heldUntil)) {
 		s.held = false
 		s.start()
 	}
@@ -231,7 +231,7 @@ func (s *supervisor) sweepLeftovers() {
 func (s *supervisor) watchLeftovers() {
 	d := sweepPoll
 	if s.held {
-		d = min(d, max(time.Until(s.heldUntil), 0))
+		d = min(d, max(s.heldUntil.Sub(clock()), 0))
 	}
 	s.sweep.set(d)
 }
@@ -243,7 +243,7 @@ func (s *supervisor) watchLeftovers() {
 func (s *supervisor) startFollowing(since uint64) {
 	s.writeStarting(since, s.pgrp, s.sess)
 	s.following = true
-	s.followEnd = time.Now().Add(followWait)
+	s.followEnd = clock().Add(followWait)
 	s.tryFollow()
 }
 
@@ -266,7 +266,7 @@ func (s *supervisor) tryFollow() {
 			}
 		}
 	}
-	if time.Now().After(s.followEnd) {
+	if clock().After(s.followEnd) {
 		s.abandonFollowing()
 		return
 	}

@@ -394,6 +394,9 @@ exit 0
 			touch := func(name string) { os.WriteFile(filepath.Join(dir, name), nil, 0644) }
 			p := startSupervise(t, svkit, dir)
 			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
+			// The daemon execs with the mark in its arguments after run
+			// forked it: under load, later than run's next lines.
+			waitMarked(t, m, 1, "the daemon started")
 			if beforeReap {
 				syscall.Kill(p.Pid(), syscall.SIGSTOP)
 				touch("go")

@@ -171,6 +171,9 @@ func TestOrderedMainAdopted(t *testing.T) {
 	p := tr.start(testenv.Prog(t, "svscan"), "-o")
 	run := waitUp(t, a, 10*time.Second)
 	old := superviseOf(a, "a")
+	if old == 0 {
+		t.Fatal("no supervise for a") // and no kill(0): that is the test's own group
+	}
 	syscall.Kill(old, syscall.SIGKILL)
 	alarm(t, p)
 	testenv.WaitFor(t, 10*time.Second, "a new supervise that adopted run", func() bool {
