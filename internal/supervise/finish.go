@@ -46,6 +46,7 @@ func (s *supervisor) startFinish() bool {
 		h = proc.FromFD(id, -1)
 	}
 	s.finish = h
+	s.phase = phaseFinishing
 	if ms, err := strconv.ParseUint(s.readConfig(fileTimeoutFinish), 10, 32); err == nil && ms > 0 {
 		s.finishKill.set(time.Duration(ms) * time.Millisecond)
 	}
@@ -63,6 +64,7 @@ func (s *supervisor) killFinish() {
 func (s *supervisor) finishDone(ws unix.WaitStatus) {
 	s.finish.Close()
 	s.finish = nil
+	s.phase = phaseDown
 	s.finishKill.stop()
 	s.extDirty = true
 	s.finishSaysDown(ws)

@@ -64,7 +64,7 @@ func (s *supervisor) setupNeeds() {
 	s.needsFD = -1
 	s.needWDs = map[int]bool{}
 	s.cycleWarned = map[string]bool{}
-	if s.main != nil || s.following {
+	if s.phase != phaseDown {
 		return
 	}
 	if st, err := svdir.ReadState(s.dirfd, 3, 0); err == nil && st.Status.Pid == 0 && st.Current && st.Info.OnceOK {

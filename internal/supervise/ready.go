@@ -157,7 +157,7 @@ func (s *supervisor) startedReadiness(started bool) {
 // meanwhile), the service keeps the readiness recorded, and its next run
 // gets a socket of a new name.
 func (s *supervisor) setupReadiness() {
-	if s.main == nil && !s.following {
+	if !s.phase.running() && s.phase != phaseFollowing {
 		return
 	}
 	if s.exists(fileNotifySocket) {

@@ -14,6 +14,11 @@
 // (permafail, finish exiting 125, main); it holds ./run back until the
 // services of needs/ and binds/ are ready (needs.go); and it writes svkit's
 // extended files (supervise/info, runit's pid and stat).
+//
+// The supervisor keeps its state as an explicit phase (phase.go) with one
+// deadline for all of its timers (timer.go), and reaches the service
+// directory only through a descriptor, never through the process's working
+// directory.
 package supervise
 
 import (
@@ -76,7 +81,8 @@ type supervisor struct {
 	pgrp   int // supervise's (and run's) process group
 	sess   int // and session
 
-	main      *proc.Handle // the service's process: run, adopted or followed; nil when down
+	phase     phase        // what the supervisor is doing with the service (phase.go)
+	main      *proc.Handle // the service's process: run, adopted or followed; nil unless phase.running()
 	mainChild bool         // main is our child, so its death comes through wait4
 	mainIsRun bool         // main is the ./run we forked (not adopted or followed)
 	paused    bool         // meaningful only while main != nil
@@ -294,8 +300,7 @@ func (s *supervisor) pid() int {
 // is down, no stop is still in progress and nothing of the service is left
 // (or it got KILL).
 func (s *supervisor) done() bool {
-	return s.exit && s.main == nil && !s.following && !s.kill.pending() && s.finish == nil &&
-		!s.held && s.endedAt.IsZero()
+	return s.exit && s.phase == phaseDown && !s.kill.pending() && s.endedAt.IsZero()
 }
 
 // loop supervises until done.
@@ -354,6 +359,11 @@ func (s *supervisor) loop() {
 			s.commands(cmds)
 			commands <- nil // hand the buffer back
 		}
+		if checkPhases {
+			if e := s.phaseError(); e != "" {
+				panic("supervise: " + s.dir + ": " + e)
+			}
+		}
 	}
 	if s.group != nil && s.main == nil && len(s.group.Procs()) == 0 {
 		s.group.Remove()
@@ -399,10 +409,12 @@ func (s *supervisor) command(c byte) {
 	case svdir.CmdDown:
 		s.want = svdir.WantDown
 		s.cancelRestart()
-		s.held = false
-		if s.main != nil {
+		if s.phase == phaseHeld {
+			s.phase = phaseDown
+		}
+		if s.phase.running() {
 			s.stopMain()
-		} else if s.following {
+		} else if s.phase == phaseFollowing {
 			s.abandonFollowing()
 		} else {
 			s.endDown()
@@ -440,7 +452,7 @@ func (s *supervisor) command(c byte) {
 	case svdir.CmdExit:
 		s.exit = true
 		s.statusDirty = true
-		if s.main == nil && !s.following && !s.held {
+		if s.phase == phaseDown || s.phase == phaseFinishing {
 			s.endDown()
 		}
 	}
@@ -452,6 +464,9 @@ func (s *supervisor) command(c byte) {
 // TERM) and CONT, as svc -d does, and arms the kill timer.
 func (s *supervisor) stopMain() {
 	sig := s.downSignal()
+	if s.phase == phaseUp {
+		s.phase = phaseStopping
+	}
 	s.signal(sig)
 	s.signal(unix.SIGCONT)
 	s.gotTerm = sig == unix.SIGTERM
@@ -495,6 +510,7 @@ func (s *supervisor) mainDied(ws *unix.WaitStatus) {
 	wasRun, started := s.mainIsRun, s.main.Start
 	s.main.Close()
 	s.main = nil
+	s.phase = phaseDown
 	s.gotTerm = false
 	s.stopReadiness()
 	s.recordExit(ws)
@@ -558,7 +574,7 @@ func (s *supervisor) startNow() {
 // down, no pid file is awaited, finish is not running and no start waits
 // for the previous run's leftovers.
 func (s *supervisor) idle() bool {
-	return s.main == nil && !s.following && s.finish == nil && !s.held
+	return s.phase == phaseDown
 }
 
 // scheduleStart starts run at the given time, or now if that has passed.
@@ -707,6 +723,7 @@ func (s *supervisor) fork(files []uintptr, env []string) (pid, pidfd int, err er
 // setMain makes h the service's process and records it for a successor.
 func (s *supervisor) setMain(h *proc.Handle, child bool) {
 	s.main, s.mainChild, s.mainIsRun = h, child, false
+	s.phase = phaseUp
 	s.paused = false
 	if err := s.writeRecord(h); err != nil {
 		s.warn("unable to write ", s.dir, "/", recordFile, ": ", diag.Str(err))

@@ -14,6 +14,7 @@ import (
 // supervise's pace with 0.76's leave it unset.
 func init() {
 	hostDir = os.Getenv("SVKIT_TEST_CWD")
+	checkPhases = true
 	f, err := strconv.ParseFloat(os.Getenv("SVKIT_TEST_TIMESCALE"), 64)
 	if err != nil || f <= 0 || f > 1 {
 		return

@@ -137,8 +137,7 @@ const sweepPoll = 100 * time.Millisecond
 // leftovers is what supervise knows of the leftovers.
 type leftovers struct {
 	endedAt   time.Time // when they got the down signal; zero if none are known
-	held      bool      // a start waits for them to go
-	heldUntil time.Time // when they get KILL and the start happens
+	heldUntil time.Time // in phaseHeld: when they get KILL and the start happens
 	sweep     timer     // next check on them while a start or the exit waits
 }
 
@@ -193,7 +192,7 @@ func (s *supervisor) holdStart() bool {
 		s.killTree()
 		return false
 	}
-	s.held, s.heldUntil = true, until
+	s.phase, s.heldUntil = phaseHeld, until
 	s.statusDirty, s.extDirty = true, true
 	s.watchLeftovers()
 	return true
@@ -216,11 +215,11 @@ func (s *supervisor) sweepLeftovers() {
 		s.cancelKill()
 		s.endedAt = time.Time{}
 	}
-	if s.held && (s.endedAt.IsZero() || !clock().Before(s.heldUntil)) {
-		s.held = false
+	if s.phase == phaseHeld && (s.endedAt.IsZero() || !clock().Before(s.heldUntil)) {
+		s.phase = phaseDown
 		s.start()
 	}
-	if s.held || (s.exit && !s.endedAt.IsZero()) {
+	if s.phase == phaseHeld || (s.exit && !s.endedAt.IsZero()) {
 		s.watchLeftovers()
 	}
 }
@@ -230,7 +229,7 @@ func (s *supervisor) sweepLeftovers() {
 // supervise, whose deaths it hears of at once.
 func (s *supervisor) watchLeftovers() {
 	d := sweepPoll
-	if s.held {
+	if s.phase == phaseHeld {
 		d = min(d, max(s.heldUntil.Sub(clock()), 0))
 	}
 	s.sweep.set(d)
@@ -242,13 +241,15 @@ func (s *supervisor) watchLeftovers() {
 // successor finds the daemon in the cgroup.
 func (s *supervisor) startFollowing(since uint64) {
 	s.writeStarting(since, s.pgrp, s.sess)
-	s.following = true
+	s.phase = phaseFollowing
 	s.followEnd = clock().Add(followWait)
 	s.tryFollow()
 }
 
 func (s *supervisor) stopFollowing() {
-	s.following = false
+	if s.phase == phaseFollowing {
+		s.phase = phaseDown
+	}
 	s.follow.stop()
 }
 

@@ -358,8 +358,11 @@ func TestWaitSeveral(t *testing.T) {
 	if !w.running() {
 		t.Fatal("returned with b and c down")
 	}
+	// a goes down again before the others come up: svwait's reads of
+	// one look are not one instant, so the other order could show it
+	// a's old up beside c's new up.
+	a.set(rec(0, 'u'), nil)
 	b.set(rec(2, 'u'), nil)
-	a.set(rec(0, 'u'), nil) // a goes down again
 	c.set(rec(3, 'u'), info("up", 3, false))
 	if !w.running() {
 		t.Fatal("returned with a down")
