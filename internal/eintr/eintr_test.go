@@ -11,33 +11,31 @@ import (
 // first other outcome.
 func TestRetry(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		errs  []error
-		calls int
-		want  error
-	}{
-		{"success", []error{nil}, 1, nil},
-		{"other error", []error{unix.EBADF}, 1, unix.EBADF},
-		{"interrupted twice", []error{unix.EINTR, unix.EINTR, nil}, 3, nil},
-		{"interrupted then failed", []error{unix.EINTR, unix.EIO}, 2, unix.EIO},
+	// Each list of outcomes ends with the first that is not EINTR: the one
+	// given back, after as many calls as there are outcomes.
+	for name, errs := range map[string][]error{
+		"success":                 {nil},
+		"other error":             {unix.EBADF},
+		"interrupted twice":       {unix.EINTR, unix.EINTR, nil},
+		"interrupted then failed": {unix.EINTR, unix.EIO},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		want, wantCalls := errs[len(errs)-1], len(errs)
+		t.Run(name, func(t *testing.T) {
 			calls := 0
 			v, err := Retry(func() (int, error) {
 				calls++
-				return calls, tc.errs[calls-1]
+				return calls, errs[calls-1]
 			})
-			if !errors.Is(err, tc.want) || calls != tc.calls || v != tc.calls {
-				t.Errorf("Retry: %d calls, value %d, error %v; want %d calls, error %v", calls, v, err, tc.calls, tc.want)
+			if !errors.Is(err, want) || calls != wantCalls || v != wantCalls {
+				t.Errorf("Retry: %d calls, value %d, error %v; want %d calls, error %v", calls, v, err, wantCalls, want)
 			}
 			calls = 0
 			err = Do(func() error {
 				calls++
-				return tc.errs[calls-1]
+				return errs[calls-1]
 			})
-			if !errors.Is(err, tc.want) || calls != tc.calls {
-				t.Errorf("Do: %d calls, error %v; want %d calls, error %v", calls, err, tc.calls, tc.want)
+			if !errors.Is(err, want) || calls != wantCalls {
+				t.Errorf("Do: %d calls, error %v; want %d calls, error %v", calls, err, wantCalls, want)
 			}
 		})
 	}

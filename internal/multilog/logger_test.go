@@ -7,7 +7,6 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -86,30 +85,18 @@ func refRun(args []string, input []byte, stamp string) (dirs [][]byte, alerts []
 // after checking the size rule on every archive.
 func dirContent(t *testing.T, dir string, size int, shortLines bool) []byte {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join(dir, "@*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(names)
-	var all []byte
-	for _, n := range names {
-		b, err := os.ReadFile(n)
-		if err != nil {
-			t.Fatal(err)
-		}
+	all := testenv.ReadLog(t, dir, func(n string, b []byte) {
 		if len(b) > size {
 			t.Errorf("%s has %d bytes, more than s%d", n, len(b), size)
 		}
 		if shortLines && (len(b) < size-2000 || b[len(b)-1] != '\n') {
 			t.Errorf("%s: %d bytes, not rotated at a line end at or after s-2000", n, len(b))
 		}
-		all = append(all, b...)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "current"))
-	if err != nil {
+	})
+	if _, err := os.Stat(filepath.Join(dir, "current")); err != nil {
 		t.Fatal(err)
 	}
-	return append(all, b...)
+	return all
 }
 
 func genInput(rnd *rand.Rand, n int) []byte {

@@ -33,36 +33,26 @@ func refMatch(p string, s []byte) bool {
 
 func TestMatch(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		pat, line string
-		want      bool
-	}{
-		{"", "", true},
-		{"", "x", false},
-		{"*", "", true},
-		{"*", "anything", true},
-		{"abc", "abc", true},
-		{"abc", "abcd", false},
-		{"abc", "ab", false},
-		{"a*", "abc", true},
-		{"*c", "abc", true},
-		{"*c", "abcc", false}, // the run stops at the first c
-		{"*b*", "abc", true},
-		{"*fatal*", "x fatal: y", true},
-		{"*fatal*", "@4000f fatal: y", false}, // the pitfall with t
-		{"**x", "a*bx", true},
-		{"**x", "abx", false},
-		{"*: *", "prog: msg", true},
-		{"*:", "a:b:", false},
-		{"a*", "b", false},
-		{"*x*", "", false},
-	}
-	for _, c := range cases {
-		if got := Match(c.pat, []byte(c.line)); got != c.want {
-			t.Errorf("Match(%q, %q) = %v, want %v", c.pat, c.line, got, c.want)
-		}
-		if got := refMatch(c.pat, []byte(c.line)); got != c.want {
-			t.Errorf("refMatch(%q, %q) = %v, want %v", c.pat, c.line, got, c.want)
+	// Pairs of a pattern and a line, by whether the pattern matches.
+	for want, cases := range map[bool][][2]string{
+		true: {
+			{"", ""}, {"*", ""}, {"*", "anything"}, {"abc", "abc"}, {"a*", "abc"}, {"*c", "abc"},
+			{"*b*", "abc"}, {"*fatal*", "x fatal: y"}, {"**x", "a*bx"}, {"*: *", "prog: msg"},
+		},
+		false: {
+			{"", "x"}, {"abc", "abcd"}, {"abc", "ab"}, {"**x", "abx"}, {"*:", "a:b:"}, {"a*", "b"}, {"*x*", ""},
+			{"*c", "abcc"},                 // the run stops at the first c
+			{"*fatal*", "@4000f fatal: y"}, // the pitfall with t
+		},
+	} {
+		for _, c := range cases {
+			pat, line := c[0], c[1]
+			if got := Match(pat, []byte(line)); got != want {
+				t.Errorf("Match(%q, %q) = %v, want %v", pat, line, got, want)
+			}
+			if got := refMatch(pat, []byte(line)); got != want {
+				t.Errorf("refMatch(%q, %q) = %v, want %v", pat, line, got, want)
+			}
 		}
 	}
 }

@@ -156,26 +156,7 @@ func cycleText(dirs []string, stack []int, to int) string {
 // set, else one more than the deepest of its needs. Starting level by
 // level starts every need first; stopping in the reverse order stops
 // every dependent first.
-func (g *Graph) Levels() []int {
-	lv := make([]int, len(g.Dirs))
-	done := make([]bool, len(g.Dirs))
-	var depth func(i int) int
-	depth = func(i int) int {
-		if done[i] {
-			return lv[i]
-		}
-		d := 0
-		for _, j := range g.Needs[i] {
-			d = max(d, depth(j)+1)
-		}
-		lv[i], done[i] = d, true
-		return d
-	}
-	for i := range g.Dirs {
-		depth(i)
-	}
-	return lv
-}
+func (g *Graph) Levels() []int { return longest(g.Needs) }
 
 // Dependents returns, for each dir, the indexes of the dirs that need it.
 func (g *Graph) Dependents() [][]int {
@@ -196,26 +177,30 @@ func (g *Graph) Waves() [][]int { return group(g.Levels()) }
 // set needs, else one more than the highest of its dependents), lowest
 // first: the order to stop them in. A dir outside any dependency is in the
 // first wave.
-func (g *Graph) StopWaves() [][]int {
-	dep := g.Dependents()
-	h := make([]int, len(g.Dirs))
-	done := make([]bool, len(g.Dirs))
-	var height func(i int) int
-	height = func(i int) int {
+func (g *Graph) StopWaves() [][]int { return group(longest(g.Dependents())) }
+
+// longest returns, for each node of the acyclic graph whose edges from i
+// are edges[i], the length of the longest path from it: 0 for a node with
+// no edges, else one more than the longest of the nodes it leads to.
+func longest(edges [][]int) []int {
+	lv := make([]int, len(edges))
+	done := make([]bool, len(edges))
+	var depth func(i int) int
+	depth = func(i int) int {
 		if done[i] {
-			return h[i]
+			return lv[i]
 		}
 		d := 0
-		for _, j := range dep[i] {
-			d = max(d, height(j)+1)
+		for _, j := range edges[i] {
+			d = max(d, depth(j)+1)
 		}
-		h[i], done[i] = d, true
+		lv[i], done[i] = d, true
 		return d
 	}
-	for i := range g.Dirs {
-		height(i)
+	for i := range edges {
+		depth(i)
 	}
-	return group(h)
+	return lv
 }
 
 // group returns the indexes of lv grouped by value, lowest first.

@@ -6,10 +6,12 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"svkit/internal/testenv"
 )
 
-// tree makes root/NAME for each name and the links from -> to in
-// from/needs (or from/binds when bind).
+// tree makes root/NAME for each name and, for each link {from, to}, the
+// link root/from/needs/to: from needs to.
 func tree(t *testing.T, names []string, links [][2]string) string {
 	t.Helper()
 	root := t.TempDir()
@@ -17,9 +19,7 @@ func tree(t *testing.T, names []string, links [][2]string) string {
 		os.MkdirAll(filepath.Join(root, n, "needs"), 0755)
 	}
 	for _, l := range links {
-		if err := os.Symlink("../../"+l[1], filepath.Join(root, l[0], "needs", l[1])); err != nil {
-			t.Fatal(err)
-		}
+		testenv.NeedLink(t, root, l[0], "needs", l[1])
 	}
 	return root
 }

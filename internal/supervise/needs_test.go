@@ -38,16 +38,13 @@ func needService(t *testing.T, root, name, run string, protocol bool) string {
 	return dir
 }
 
-// needLink links root/from/sub/name to ../../to.
-func needLink(t *testing.T, root, from, sub, to string) {
+// dependent makes root/b, a plainRun service that has need in its sub
+// (needs or binds).
+func dependent(t *testing.T, root, sub, need string) string {
 	t.Helper()
-	d := filepath.Join(root, from, sub)
-	if err := os.MkdirAll(d, 0755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink("../../"+to, filepath.Join(d, filepath.Base(to))); err != nil {
-		t.Fatal(err)
-	}
+	b := needService(t, root, "b", plainRun, false)
+	testenv.NeedLink(t, root, "b", sub, need)
+	return b
 }
 
 // starts returns the nanosecond start times a run recorded.
@@ -88,8 +85,8 @@ func TestNeedsChain(t *testing.T) {
 	a := needService(t, root, "a", readyAfter("0.5"), true)
 	b := needService(t, root, "b", readyAfter("0.3"), true)
 	c := needService(t, root, "c", plainRun, false)
-	needLink(t, root, "b", "needs", "a")
-	needLink(t, root, "c", "needs", "b")
+	testenv.NeedLink(t, root, "b", "needs", "a")
+	testenv.NeedLink(t, root, "c", "needs", "b")
 	for _, d := range []string{c, b, a} {
 		startSupervise(t, svkit, d)
 	}
@@ -127,8 +124,7 @@ func TestNeedsChain(t *testing.T) {
 func TestNeedsBinds(t *testing.T) {
 	root := t.TempDir()
 	a := needService(t, root, "a", readyAfter("0.3"), true)
-	b := needService(t, root, "b", plainRun, false)
-	needLink(t, root, "b", "binds", "a")
+	b := dependent(t, root, "binds", "a")
 	pb := startSupervise(t, svkit, b)
 	startSupervise(t, svkit, a)
 	first := testenv.WaitStatus(t, wait, b, "b up", isUp)
@@ -157,8 +153,8 @@ func TestNeedsCycle(t *testing.T) {
 	root := t.TempDir()
 	a := needService(t, root, "a", plainRun, false)
 	b := needService(t, root, "b", plainRun, false)
-	needLink(t, root, "a", "needs", "b")
-	needLink(t, root, "b", "needs", "a")
+	testenv.NeedLink(t, root, "a", "needs", "b")
+	testenv.NeedLink(t, root, "b", "needs", "a")
 	pa := startSupervise(t, svkit, a)
 	startSupervise(t, svkit, b)
 	testenv.WaitStatus(t, wait, a, "a up", isUp)
@@ -173,8 +169,7 @@ func TestNeedsCycle(t *testing.T) {
 // it, and waiting starts again a second later.
 func TestNeedsMissing(t *testing.T) {
 	root := t.TempDir()
-	b := needService(t, root, "b", plainRun, false)
-	needLink(t, root, "b", "needs", "db")
+	b := dependent(t, root, "needs", "db")
 	os.Symlink("/dev/null", filepath.Join(b, "needs", "null"))
 	os.WriteFile(filepath.Join(b, "needs-timeout"), []byte("1\n"), 0644)
 	p := startSupervise(t, svkit, b)
@@ -204,8 +199,7 @@ func TestNeedsMissing(t *testing.T) {
 func TestNeedsReadopted(t *testing.T) {
 	root := t.TempDir()
 	a := needService(t, root, "a", readyAfter("0"), true)
-	b := needService(t, root, "b", plainRun, false)
-	needLink(t, root, "b", "needs", "a")
+	b := dependent(t, root, "needs", "a")
 	pa := startSupervise(t, svkit, a)
 	ready := testenv.WaitInfo(t, wait, a, "a ready", func(in svdir.Info) bool { return in.Ready })
 	pa.KillAndWait(t, syscall.SIGKILL)
@@ -224,8 +218,7 @@ func TestNeedsOnce(t *testing.T) {
 	root := t.TempDir()
 	setup := needService(t, root, "setup", "test -e ok\n", false)
 	os.WriteFile(filepath.Join(setup, "down"), nil, 0644)
-	b := needService(t, root, "b", plainRun, false)
-	needLink(t, root, "b", "needs", "setup")
+	b := dependent(t, root, "needs", "setup")
 	startSupervise(t, svkit, setup)
 	startSupervise(t, svkit, b)
 	testenv.Control(t, setup, "o")
@@ -263,8 +256,7 @@ func TestNeedsSeenBy076(t *testing.T) {
 	svstat := testenv.Debian(t, "svstat")
 	svok := testenv.Debian(t, "svok")
 	root := t.TempDir()
-	b := needService(t, root, "b", plainRun, false)
-	needLink(t, root, "b", "needs", "a")
+	b := dependent(t, root, "needs", "a")
 	needService(t, root, "a", plainRun, false)
 	startSupervise(t, svkit, b)
 	testenv.WaitInfo(t, wait, b, "b waiting", func(in svdir.Info) bool { return len(in.WaitingFor) == 1 })

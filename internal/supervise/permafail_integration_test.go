@@ -28,6 +28,14 @@ func countingService(t *testing.T, body string) string {
 	return service(t, "echo start >> starts\n"+body)
 }
 
+// permafailService is a countingService with the permafail line given.
+func permafailService(t *testing.T, body, permafail string) string {
+	t.Helper()
+	dir := countingService(t, body)
+	writeFile(t, filepath.Join(dir, "permafail"), permafail)
+	return dir
+}
+
 // runs returns how many times run was started in dir.
 func runs(dir string) int {
 	b, _ := os.ReadFile(filepath.Join(dir, "starts"))
@@ -81,8 +89,7 @@ func stillAt(t *testing.T, dir string, n int, d time.Duration) {
 // clears the mark and starts it again, with a new count.
 func TestPermafail(t *testing.T) {
 	tenfold(t)
-	dir := countingService(t, "exit 1\n")
-	writeFile(t, filepath.Join(dir, "permafail"), "3 10\n")
+	dir := permafailService(t, "exit 1\n", "3 10\n")
 	p := startSupervise(t, svkit, dir)
 	in := waitFailed(t, dir)
 	if in.FailedReason != "died 3 times in 10 seconds (exit 1)" || in.FailedAt == 0 || in.FailedBoot == "" || in.ExitCode != 1 {
@@ -117,8 +124,7 @@ func TestPermafail(t *testing.T) {
 // service (the previous one was killed) keeps it down and failed.
 func TestPermafailKeptByNextSupervise(t *testing.T) {
 	tenfold(t)
-	dir := countingService(t, "exit 1\n")
-	writeFile(t, filepath.Join(dir, "permafail"), "2 10")
+	dir := permafailService(t, "exit 1\n", "2 10")
 	p := startSupervise(t, svkit, dir)
 	before := waitFailed(t, dir)
 	p.KillAndWait(t, 9)
@@ -141,11 +147,10 @@ func TestPermafailKeptByNextSupervise(t *testing.T) {
 // exits with code 2 restart as usual, then three with code 1 fail it.
 func TestPermafailCodes(t *testing.T) {
 	tenfold(t)
-	dir := countingService(t, `n=$(grep -c . starts)
+	dir := permafailService(t, `n=$(grep -c . starts)
 [ "$n" -le 4 ] && exit 2
 exit 1
-`)
-	writeFile(t, filepath.Join(dir, "permafail"), "3 10 1\n")
+`, "3 10 1\n")
 	startSupervise(t, svkit, dir)
 	in := waitFailed(t, dir)
 	if in.FailedReason != "died 3 times in 10 seconds (exit 1)" {
@@ -157,8 +162,7 @@ exit 1
 // TestPermafailSignal: a signal in the list counts; the reason names it.
 func TestPermafailSignal(t *testing.T) {
 	tenfold(t)
-	dir := countingService(t, "kill -SEGV $$\nexit 1\n")
-	writeFile(t, filepath.Join(dir, "permafail"), "2 10 1-2,SIGSEGV\n")
+	dir := permafailService(t, "kill -SEGV $$\nexit 1\n", "2 10 1-2,SIGSEGV\n")
 	startSupervise(t, svkit, dir)
 	if in := waitFailed(t, dir); in.FailedReason != "died 2 times in 10 seconds (signal SEGV)" || in.ExitSignal != 11 {
 		t.Errorf("info %+v", in)
@@ -169,8 +173,7 @@ func TestPermafailSignal(t *testing.T) {
 // and changes nothing: the service keeps restarting.
 func TestPermafailBad(t *testing.T) {
 	tenfold(t)
-	dir := countingService(t, "exit 1\n")
-	writeFile(t, filepath.Join(dir, "permafail"), "three 10\n")
+	dir := permafailService(t, "exit 1\n", "three 10\n")
 	p := startSupervise(t, svkit, dir)
 	testenv.WaitFor(t, wait, "five starts", func() bool { return runs(dir) >= 5 })
 	want := "supervise: warning: unable to parse " + dir + "/permafail: expected N SECONDS [CODES-OR-SIGNALS]: three 10\n"

@@ -202,14 +202,8 @@ func TestProgName(t *testing.T) {
 // is an error reported with the usage line; the letters are de-duplicated
 // in order of first appearance.
 func FuzzParse(f *testing.F) {
-	f.Add("-dduxkh\x00a")
-	f.Add("-u\x00--\x00-d")
-	f.Add("-z\x00a")
-	f.Add("-\x00-u")
-	f.Add("a\x00-u")
-	f.Add("-udopchaitkx\x00-udopchaitkx")
-	f.Fuzz(func(t *testing.T, s string) {
-		argv := append([]string{"svc"}, strings.Split(s, "\x00")...)
+	seeds := []string{"-dduxkh\x00a", "-u\x00--\x00-d", "-z\x00a", "-\x00-u", "a\x00-u", "-udopchaitkx\x00-udopchaitkx"}
+	testenv.FuzzArgv(f, "svc", seeds, func(t *testing.T, argv []string) {
 		var errb bytes.Buffer
 		letters, dirs, ok := Parse(argv, &errb)
 

@@ -25,8 +25,6 @@ package svgroup
 import (
 	"io"
 
-	"golang.org/x/sys/unix"
-
 	"svkit/internal/diag"
 	"svkit/internal/needs"
 	"svkit/internal/sgetopt"
@@ -70,11 +68,7 @@ func Main(argv []string, _ io.Reader, _, stderr io.Writer) int {
 // parse reads the command line: the mode letter and the directories.
 func parse(argv []string, stderr io.Writer) (mode int, dirs []string, ok bool) {
 	p := sgetopt.New(argv, "udt", stderr)
-	for {
-		c := p.Next()
-		if c == sgetopt.EOF {
-			break
-		}
+	for c := p.Next(); c != sgetopt.EOF; c = p.Next() {
 		switch c {
 		case 'u', 'd', 't':
 			mode = c
@@ -89,14 +83,9 @@ func parse(argv []string, stderr io.Writer) (mode int, dirs []string, ok bool) {
 // checkSupervised returns 0 if a supervise runs for dir, else 111 after
 // saying why, in svc's words.
 func checkSupervised(dir string, stderr io.Writer) int {
-	dfd, err := svdir.OpenDir(dir)
+	ok, err := svdir.Supervised(dir)
 	if err != nil {
-		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to chdir to ", dir, ": ", diag.Str(err))
-	}
-	defer unix.Close(dfd)
-	ok, err := svdir.OKAt(dfd)
-	if err != nil {
-		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to open ", dir, "/supervise/ok: ", svdir.ErrText(err))
+		return diag.Fatal(stderr, prog, diag.ExitTemp, err.Error())
 	}
 	if !ok {
 		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to control ", dir, ": supervise not running")

@@ -31,12 +31,8 @@ func chain(t *testing.T, root string) []string {
 		testenv.WriteScript(t, filepath.Join(dir, "run"), run)
 		dirs = append(dirs, dir)
 	}
-	for _, l := range [][2]string{{"b", "a"}, {"c", "b"}} {
-		os.MkdirAll(filepath.Join(root, l[0], "needs"), 0755)
-		if err := os.Symlink("../../"+l[1], filepath.Join(root, l[0], "needs", l[1])); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testenv.NeedLink(t, root, "b", "needs", "a")
+	testenv.NeedLink(t, root, "c", "needs", "b")
 	return dirs
 }
 

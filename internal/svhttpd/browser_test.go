@@ -145,11 +145,7 @@ func TestBrowser(t *testing.T) {
 	testenv.WriteScript(t, filepath.Join(tr.scan, "web/run"), "exec 2>&1\n"+browserRun)
 	testenv.WriteScript(t, filepath.Join(tr.scan, "web/log/run"), "exec multilog t ./main\n")
 	tr.svscan(t)
-	tk := tokenDir(t, tr.root)
-	addToken(t, tk, "admin", "admin-token", 0)
-	addToken(t, tk, "viewer", "viewer-token", 65534)
-	addr := freePort(t)
-	d := startDaemon(t, tr.root, tr.scan, "-l", addr, "-a", tk)
+	d, addr, tk := startTCP(t, tr, tokenFile{"admin", "admin-token", 0}, tokenFile{"viewer", "viewer-token", 65534})
 	base := "http://" + addr + "/"
 	admin := basic("admin", "admin-token")
 	ctx := browser(t)

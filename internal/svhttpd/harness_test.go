@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -186,23 +185,12 @@ func unixClient(sock string) *http.Client {
 		}}}
 }
 
-// do sends a request and returns the status and body.
+// do sends a request over c (a unixClient) and returns the status and
+// body.
 func do(t *testing.T, c *http.Client, method, path string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://svhttpd"+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return resp.StatusCode, b
+	code, _, b := tcpDo(t, c, method, "http://svhttpd"+path, "")
+	return code, b
 }
 
 // object decodes one JSON object.

@@ -18,6 +18,19 @@ import (
 	"svkit/internal/testenv"
 )
 
+// promLint checks the exposition body with promtool's lint, which must
+// find nothing to say.
+func promLint(t *testing.T, body []byte) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	testenv.Require(t, err == nil, "promtool is not installed (scripts/deps installs Debian's prometheus)")
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
 // TestMetrics: /metrics on the TCP listener parses with Prometheus' own
 // parser, has every family with the right values and labels, passes
 // promtool's lint, and is all that listener serves.
@@ -112,13 +125,7 @@ func TestMetrics(t *testing.T) {
 	}
 
 	// promtool's lint.
-	promtool, err := exec.LookPath("promtool")
-	testenv.Require(t, err == nil, "promtool is not installed (scripts/deps installs Debian's prometheus)")
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = bytes.NewReader(body)
-	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	promLint(t, body)
 
 	// The TCP listener serves /metrics and nothing else.
 	for _, path := range []string{"/v1/services", "/v1/events", "/healthz", "/"} {
@@ -252,11 +259,5 @@ func TestMetricsFailed(t *testing.T) {
 	if o["failed"] != true || o["failed_reason"] != "died 1 time in 60 seconds (exit 1)" {
 		t.Errorf("API object of bad: failed %v, failed_reason %v", o["failed"], o["failed_reason"])
 	}
-	promtool, err := exec.LookPath("promtool")
-	testenv.Require(t, err == nil, "promtool is not installed (scripts/deps installs Debian's prometheus)")
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = bytes.NewReader(body)
-	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	promLint(t, body)
 }

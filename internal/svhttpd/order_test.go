@@ -5,19 +5,21 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"svkit/internal/testenv"
 )
 
 // A batch starts what is needed first and stops dependents first: the
 // chain c -> b -> a (c needs b, b needs a) with x free.
 func TestBatchWaves(t *testing.T) {
 	root := t.TempDir()
-	for _, n := range []string{"a", "b", "c", "x"} {
+	names := []string{"a", "b", "c", "x"}
+	for _, n := range names {
 		os.MkdirAll(filepath.Join(root, n, "needs"), 0755)
 	}
-	os.Symlink("../../a", filepath.Join(root, "b", "needs", "a"))
-	os.Symlink("../../b", filepath.Join(root, "c", "needs", "b"))
+	testenv.NeedLink(t, root, "b", "needs", "a")
+	testenv.NeedLink(t, root, "c", "needs", "b")
 	s := &Server{Tree: &Tree{Dir: root}}
-	names := []string{"a", "b", "c", "x"}
 	for _, tc := range []struct {
 		letters string
 		want    [][]int

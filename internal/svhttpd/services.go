@@ -5,8 +5,6 @@ package svhttpd
 // supervised and log.
 
 import (
-	"os"
-	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -55,12 +53,7 @@ func (t *Tree) Lookup(name string) string {
 
 // Names lists the services in ASCII order, as svscan starts them.
 func (t *Tree) Names() ([]string, error) {
-	f, err := os.Open(t.Dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	all, err := f.Readdirnames(-1)
+	all, err := svdir.ReadNames(t.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +63,6 @@ func (t *Tree) Names() ([]string, error) {
 			names = append(names, n)
 		}
 	}
-	sort.Strings(names)
 	return names, nil
 }
 

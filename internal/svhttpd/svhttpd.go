@@ -129,11 +129,7 @@ type options struct {
 func parse(argv []string, stderr io.Writer) (options, bool) {
 	o := options{socket: DefaultSocket, mode: DefaultMode, gid: -1, clients: DefaultClients}
 	p := sgetopt.New(argv, "s:M:g:m:c:l:a:C:K:", stderr)
-	for {
-		c := p.Next()
-		if c == sgetopt.EOF {
-			break
-		}
+	for c := p.Next(); c != sgetopt.EOF; c = p.Next() {
 		switch c {
 		case 's':
 			o.socket = p.Arg

@@ -53,8 +53,29 @@ func addToken(t *testing.T, tk, name, token string, uid int) {
 	}
 }
 
-// tcpDo sends a request to base+path with the Authorization header auth
-// (if any) and the extra headers hdr, and returns status, headers, body.
+// tokenFile is a client of svhttpd's token directory: the file's name, the
+// token whose hash it holds, and its owner.
+type tokenFile struct {
+	name, token string
+	uid         int
+}
+
+// startTCP makes the token directory tr.root/tokens holding the clients and
+// runs svhttpd on tr's scan directory with its TCP API on a free loopback
+// port; it returns the daemon, that address and the token directory.
+func startTCP(t *testing.T, tr *scanTree, clients ...tokenFile) (d *daemon, addr, tk string) {
+	t.Helper()
+	tk = tokenDir(t, tr.root)
+	for _, c := range clients {
+		addToken(t, tk, c.name, c.token, c.uid)
+	}
+	addr = freePort(t)
+	return startDaemon(t, tr.root, tr.scan, "-l", addr, "-a", tk), addr, tk
+}
+
+// tcpDo sends a request to url over c (the TCP API's client, or the unix
+// socket's for do) with the Authorization header auth (if any) and the
+// extra headers hdr, and returns status, headers, body.
 func tcpDo(t *testing.T, c *http.Client, method, url, auth string, hdr ...string) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
@@ -92,10 +113,7 @@ func basic(user, pass string) string {
 func TestTokens(t *testing.T) {
 	testenv.RequireRoot(t)
 	tr := newTree(t)
-	tk := tokenDir(t, tr.root)
-	addToken(t, tk, "alice", "alice-secret", 0)
-	addr := freePort(t)
-	d := startDaemon(t, tr.root, tr.scan, "-l", addr, "-a", tk)
+	d, addr, tk := startTCP(t, tr, tokenFile{"alice", "alice-secret", 0})
 	c := &http.Client{Timeout: 10 * time.Second}
 	base := "http://" + addr
 	for _, tc := range []struct {
@@ -302,11 +320,7 @@ func TestClientPermission(t *testing.T) {
 	testenv.RequireRoot(t)
 	tr := newTree(t)
 	tr.svscan(t)
-	tk := tokenDir(t, tr.root)
-	addToken(t, tk, "viewer", "viewer-token", 65534)
-	addToken(t, tk, "admin", "admin-token", 0)
-	addr := freePort(t)
-	d := startDaemon(t, tr.root, tr.scan, "-l", addr, "-a", tk)
+	d, addr, _ := startTCP(t, tr, tokenFile{"viewer", "viewer-token", 65534}, tokenFile{"admin", "admin-token", 0})
 	c := &http.Client{Timeout: 10 * time.Second}
 	base := "http://" + addr
 	may := func(auth string) map[string]any {
@@ -374,10 +388,7 @@ func TestCrossOrigin(t *testing.T) {
 	testenv.RequireRoot(t)
 	tr := newTree(t)
 	tr.svscan(t)
-	tk := tokenDir(t, tr.root)
-	addToken(t, tk, "admin", "admin-token", 0)
-	addr := freePort(t)
-	d := startDaemon(t, tr.root, tr.scan, "-l", addr, "-a", tk)
+	d, addr, _ := startTCP(t, tr, tokenFile{"admin", "admin-token", 0})
 	c := &http.Client{Timeout: 10 * time.Second}
 	url := "http://" + addr + "/v1/services/web/svc?cmd=d"
 	auth := basic("admin", "admin-token")

@@ -18,22 +18,24 @@ import (
 // TestParseStamp: a line's multilog stamp is @, 24 lowercase hex digits and
 // a space; anything else is text.
 func TestParseStamp(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		ok   bool
-		rest string
-	}{
-		{"@400000006b0fa32d0311454c hello", true, "hello"},
-		{"@400000006b0fa32d0311454c ", true, ""},
-		{"@400000006b0fa32d0311454C hello", false, ""}, // uppercase: not multilog's
-		{"@400000006b0fa32d0311454chello", false, ""},
-		{"@400000006b0fa32d03114 hello", false, ""},
-		{"hello", false, ""},
-		{"", false, ""},
+	// Stamped lines and the text after the stamp.
+	for in, want := range map[string]string{
+		"@400000006b0fa32d0311454c hello": "hello",
+		"@400000006b0fa32d0311454c ":      "",
 	} {
-		_, rest, ok := ParseStamp([]byte(c.in))
-		if ok != c.ok || ok && string(rest) != c.rest {
-			t.Errorf("ParseStamp(%q) = %q, %v; want %q, %v", c.in, rest, ok, c.rest, c.ok)
+		if _, rest, ok := ParseStamp([]byte(in)); !ok || string(rest) != want {
+			t.Errorf("ParseStamp(%q) = %q, %v; want %q, true", in, rest, ok, want)
+		}
+	}
+	for _, in := range []string{
+		"@400000006b0fa32d0311454C hello", // uppercase: not multilog's
+		"@400000006b0fa32d0311454chello",
+		"@400000006b0fa32d03114 hello",
+		"hello",
+		"",
+	} {
+		if _, rest, ok := ParseStamp([]byte(in)); ok {
+			t.Errorf("ParseStamp(%q) = %q, true; want no stamp", in, rest)
 		}
 	}
 }

@@ -8,8 +8,6 @@ package svok
 import (
 	"io"
 
-	"golang.org/x/sys/unix"
-
 	"svkit/internal/diag"
 	"svkit/pkg/svdir"
 )
@@ -22,15 +20,9 @@ func Main(argv []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(argv) < 2 {
 		return diag.Usage(stderr, prog, "svok dir")
 	}
-	dir := argv[1]
-	dfd, err := svdir.OpenDir(dir)
+	ok, err := svdir.Supervised(argv[1])
 	if err != nil {
-		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to chdir to ", dir, ": ", diag.Str(err))
-	}
-	defer unix.Close(dfd)
-	ok, err := svdir.OKAt(dfd)
-	if err != nil {
-		return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to open ", dir, "/supervise/ok: ", svdir.ErrText(err))
+		return diag.Fatal(stderr, prog, diag.ExitTemp, err.Error())
 	}
 	if !ok {
 		return diag.ExitUsage

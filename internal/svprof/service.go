@@ -30,14 +30,9 @@ var (
 
 // openService checks that dir is supervised and up.
 func openService(dir string) (*service, int, error) {
-	fd, err := svdir.OpenDir(dir)
+	ok, err := svdir.Supervised(dir)
 	if err != nil {
-		return nil, 0, fmt.Errorf("unable to chdir to %s: %w", dir, err)
-	}
-	defer unix.Close(fd)
-	ok, err := svdir.OKAt(fd)
-	if err != nil {
-		return nil, 0, fmt.Errorf("unable to open %s/supervise/ok: %w", dir, err)
+		return nil, 0, err
 	}
 	if !ok {
 		return nil, 0, fmt.Errorf("%s: %w", dir, ErrNoSupervise)

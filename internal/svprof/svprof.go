@@ -31,6 +31,7 @@ import (
 
 	"svkit/internal/diag"
 	"svkit/internal/sgetopt"
+	"svkit/pkg/svdir"
 )
 
 const (
@@ -148,7 +149,7 @@ func runError(err error) string {
 	switch {
 	case errors.Is(err, errRefused):
 		return err.Error() + " (perf_event_paranoid above 1 without root, or a seccomp filter blocking perf_event_open, as in many containers)"
-	case errors.Is(err, ErrDown), errors.Is(err, ErrNoSupervise):
+	case errors.Is(err, ErrDown), errors.Is(err, ErrNoSupervise), errors.As(err, new(*svdir.SuperviseError)):
 		return err.Error()
 	case errors.As(err, &perr):
 		return fmt.Sprintf("%s: %s", perr.Path, diag.Str(perr.Err))

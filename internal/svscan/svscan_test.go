@@ -639,30 +639,10 @@ func TestPipeOutlivesItsHolders(t *testing.T) {
 	}
 	testenv.WaitFor(t, 5*time.Second, "every process of the tree gone", func() bool { return len(under(tr.root)) == 0 })
 	out := filepath.Join(tr.root, "out")
-	joinLogs(t, filepath.Join(logged, "log", "main"), out)
+	if err := os.WriteFile(out, testenv.ReadLog(t, filepath.Join(logged, "log", "main"), nil), 0644); err != nil {
+		t.Fatal(err)
+	}
 	checkContiguous(t, out, counted(counter))
-}
-
-// joinLogs writes the archives of the multilog directory dir, in name
-// order, then its current, into the file out.
-func joinLogs(t *testing.T, dir, out string) {
-	t.Helper()
-	names, err := filepath.Glob(filepath.Join(dir, "@*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(names)
-	var all []byte
-	for _, n := range append(names, filepath.Join(dir, "current")) {
-		b, err := os.ReadFile(n)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		all = append(all, b...)
-	}
-	if err := os.WriteFile(out, all, 0644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestForgottenServiceCgroup: a supervise that is killed cannot remove the

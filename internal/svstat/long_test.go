@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,20 +52,13 @@ func TestLong(t *testing.T) {
 		setup func(dir string)
 		cmd   string // letters sent once supervise runs
 		until func(in *svdir.Info) bool
-		want  []string // after the "DIR: " line of 0.76
+		want  []string // after the "DIR: " line of 0.76, before the supervise line
 	}{
 		{
 			name:  "crash loop",
 			setup: func(dir string) { testenv.WriteScript(t, dir+"/run", "exit 3\n") },
 			until: func(in *svdir.Info) bool { return in.Restarts >= 2 && in.State == svdir.StateDown },
-			want: []string{
-				downWanted,
-				restarting,
-				"last exit: code 3 at TIME",
-				nextStart,
-				noLog,
-				superviseRunning,
-			},
+			want:  []string{downWanted, restarting, "last exit: code 3 at TIME", nextStart, noLog},
 		},
 		{
 			name: "not executable",
@@ -72,27 +66,13 @@ func TestLong(t *testing.T) {
 				os.WriteFile(dir+"/run", []byte("#!/bin/sh\nexec sleep 100\n"), 0644)
 			},
 			until: failedTwice,
-			want: []string{
-				downWanted,
-				restarting,
-				nextStart,
-				"start error: run is not executable (chmod +x run), N times since TIME",
-				noLog,
-				superviseRunning,
-			},
+			want:  []string{downWanted, restarting, nextStart, "start error: run is not executable (chmod +x run), N times since TIME", noLog},
 		},
 		{
 			name:  "missing run",
 			setup: func(dir string) {},
 			until: failedTwice,
-			want: []string{
-				downWanted,
-				restarting,
-				nextStart,
-				"start error: run not found, N times since TIME",
-				noLog,
-				superviseRunning,
-			},
+			want:  []string{downWanted, restarting, nextStart, "start error: run not found, N times since TIME", noLog},
 		},
 		{
 			name: "paused, with a logger",
@@ -102,12 +82,7 @@ func TestLong(t *testing.T) {
 			},
 			cmd:   "p",
 			until: isUp,
-			want: []string{
-				"state: up since TIME, wanted up",
-				"ready: yes, since TIME",
-				"output: DIR/log: up (pid P) S seconds",
-				superviseRunning,
-			},
+			want:  []string{"state: up since TIME, wanted up", "ready: yes, since TIME", "output: DIR/log: up (pid P) S seconds"},
 		},
 		{
 			name: "waiting for needs",
@@ -117,12 +92,7 @@ func TestLong(t *testing.T) {
 				os.Symlink("/", dir+"/needs/db")
 			},
 			until: func(in *svdir.Info) bool { return len(in.WaitingFor) == 1 },
-			want: []string{
-				"state: down since TIME, wanted up",
-				"waiting for: db",
-				"output: no log service: supervise's stderr (svscan's, or readproctitle's under svscanboot)",
-				"supervise: running (pid P)",
-			},
+			want:  []string{downWanted, "waiting for: db", noLog},
 		},
 		{
 			name: "waiting for readiness",
@@ -131,12 +101,7 @@ func TestLong(t *testing.T) {
 				os.WriteFile(dir+"/notify-socket", nil, 0644)
 			},
 			until: isUp,
-			want: []string{
-				"state: up since TIME, wanted up",
-				"ready: no, waiting for READY=1 on its notify socket",
-				noLog,
-				superviseRunning,
-			},
+			want:  []string{"state: up since TIME, wanted up", "ready: no, waiting for READY=1 on its notify socket", noLog},
 		},
 		{
 			name: "gave up",
@@ -145,14 +110,7 @@ func TestLong(t *testing.T) {
 				os.WriteFile(dir+"/permafail", []byte("2 60\n"), 0644)
 			},
 			until: func(in *svdir.Info) bool { return in.Failed },
-			want: []string{
-				"state: down since TIME, wanted down",
-				"failed: died 2 times in S seconds (exit 3) at TIME; svc -u to retry",
-				"restarts: N since wanted up",
-				"last exit: code 3 at TIME",
-				"output: no log service: supervise's stderr (svscan's, or readproctitle's under svscanboot)",
-				"supervise: running (pid P)",
-			},
+			want:  []string{"state: down since TIME, wanted down", "failed: died 2 times in S seconds (exit 3) at TIME; svc -u to retry", restarting, "last exit: code 3 at TIME", noLog},
 		},
 		{
 			name: "back-off, wanted down",
@@ -161,14 +119,7 @@ func TestLong(t *testing.T) {
 				os.WriteFile(dir+"/backoff", []byte("60 30\n"), 0644)
 			},
 			until: func(in *svdir.Info) bool { return in.Restarts >= 1 && in.ExitSignal != 0 },
-			want: []string{
-				downWanted,
-				restarting,
-				"last exit: signal SIGKILL at TIME",
-				nextStart,
-				noLog,
-				superviseRunning,
-			},
+			want:  []string{downWanted, restarting, "last exit: signal SIGKILL at TIME", nextStart, noLog},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,9 +139,9 @@ func TestLong(t *testing.T) {
 				in := svdir.ReadInfoOf(dir)
 				return in != nil && tc.until(in) && (tc.cmd != "p" || readPaused(dir))
 			})
-			want := make([]string, len(tc.want))
-			for i, w := range tc.want {
-				want[i] = "  " + strings.ReplaceAll(w, "DIR", dir)
+			var want []string
+			for _, w := range append(slices.Clip(tc.want), superviseRunning) {
+				want = append(want, "  "+strings.ReplaceAll(w, "DIR", dir))
 			}
 			// A service that flaps may be caught between two states;
 			// the output must settle on the expected one.

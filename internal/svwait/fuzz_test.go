@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"svkit/internal/testenv"
 )
 
 // FuzzParseMS: ParseMS accepts exactly the non-empty digit strings and
@@ -38,12 +40,7 @@ func FuzzParseMS(f *testing.F) {
 // FuzzParse: any command line either parses (a known mode, at least one
 // dir, nothing on stderr) or is a usage error ending in the usage line.
 func FuzzParse(f *testing.F) {
-	f.Add("-U\x00-t\x00100\x00a")
-	f.Add("-z\x00a")
-	f.Add("--\x00-d")
-	f.Add("-t")
-	f.Fuzz(func(t *testing.T, args string) {
-		argv := append([]string{"svwait"}, strings.Split(args, "\x00")...)
+	testenv.FuzzArgv(f, "svwait", []string{"-U\x00-t\x00100\x00a", "-z\x00a", "--\x00-d", "-t"}, func(t *testing.T, argv []string) {
 		var errb bytes.Buffer
 		mode, timeout, dirs, ok := Parse(argv, &errb)
 		if ok {

@@ -3,6 +3,7 @@ package testenv
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"syscall"
 	"testing"
 	"time"
@@ -129,4 +130,47 @@ func Mkfifo(t testing.TB, path string) {
 	if err := syscall.Mkfifo(path, 0600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// NeedLink makes the link root/from/sub/to leading to ../../to: the
+// service root/from names the service root/to in its needs/ or binds/
+// (sub). It makes root/from/sub where missing and fails the test on error.
+func NeedLink(t testing.TB, root, from, sub, to string) {
+	t.Helper()
+	d := filepath.Join(root, from, sub)
+	if err := os.MkdirAll(d, 0755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../"+to, filepath.Join(d, filepath.Base(to))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ReadLog returns what the multilog directory dir holds, in the order it
+// was written: each archive (@..., by name, which is TAI64N order), then
+// current, which reads as empty where it is missing. When each is not nil
+// it is called with every archive's path and content first.
+func ReadLog(t testing.TB, dir string, each func(path string, b []byte)) []byte {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "@*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(names)
+	var all []byte
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if each != nil {
+			each(n, b)
+		}
+		all = append(all, b...)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "current"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return append(all, b...)
 }

@@ -5,8 +5,9 @@
 // completion or cleaned up by pid (testenv.go), supervise processes, their
 // test schedule and cgroups (supervise.go), looks into /proc and kills by
 // working directory (proc.go), readers of the supervise/ records that wait
-// for a state and test directories (svdir.go), and input cut into random
-// reads (chunk.go).
+// for a state, test directories, needs links and multilog directories read
+// back (svdir.go), command lines for fuzzers (fuzz.go), and input cut into
+// random reads (chunk.go).
 package testenv
 
 import (

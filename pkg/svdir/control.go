@@ -176,6 +176,41 @@ func OK(dir string) (bool, error) {
 	return OKAt(fd)
 }
 
+// SuperviseError is a failure of Supervised: the service directory Dir
+// could not be reached (OK false) or its supervise/ok could not be opened
+// (OK true). Its text is 0.76's message for the failure, with djb's text
+// for Err.
+type SuperviseError struct {
+	Dir string
+	OK  bool
+	Err error
+}
+
+func (e *SuperviseError) Error() string {
+	if e.OK {
+		return "unable to open " + e.Dir + "/supervise/ok: " + ErrText(e.Err)
+	}
+	return "unable to chdir to " + e.Dir + ": " + ErrText(e.Err)
+}
+
+func (e *SuperviseError) Unwrap() error { return e.Err }
+
+// Supervised is OK for the programs that check a service directory before
+// they act on it (svok, svgroup, svprof): a failure is a *SuperviseError,
+// which says which step failed in 0.76's words.
+func Supervised(dir string) (bool, error) {
+	fd, err := OpenDir(dir)
+	if err != nil {
+		return false, &SuperviseError{Dir: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	ok, err := OKAt(fd)
+	if err != nil {
+		return false, &SuperviseError{Dir: dir, OK: true, Err: err}
+	}
+	return ok, nil
+}
+
 // ErrText is the text 0.76 prints after "ERR: " for err: djb's errno text,
 // or the text of this package's own errors (ErrSymlink, ErrNotFIFO,
 // ErrNotFile, ErrBadFormat).

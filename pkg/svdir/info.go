@@ -89,40 +89,67 @@ type Info struct {
 	WaitingFor   []string
 }
 
+// infoKeys are the keys of the file in their order, each with the field of
+// Info it holds (a *string, *int, *int64, *bool or *[]string).
+var infoKeys = []struct {
+	key   string
+	field func(in *Info) any
+}{
+	{"state", func(in *Info) any { return &in.State }},
+	{"pid", func(in *Info) any { return &in.Pid }},
+	{"since", func(in *Info) any { return &in.Since }},
+	{"ready", func(in *Info) any { return &in.Ready }},
+	{"readysince", func(in *Info) any { return &in.ReadySince }},
+	{"started", func(in *Info) any { return &in.Started }},
+	{"exitcode", func(in *Info) any { return &in.ExitCode }},
+	{"exitsignal", func(in *Info) any { return &in.ExitSignal }},
+	{"restarts", func(in *Info) any { return &in.Restarts }},
+	{"backoff", func(in *Info) any { return &in.Backoff }},
+	{"statustext", func(in *Info) any { return &in.StatusText }},
+	{"supervisor", func(in *Info) any { return &in.Supervisor }},
+	{"exited", func(in *Info) any { return &in.Exited }},
+	{"starterror", func(in *Info) any { return &in.StartError }},
+	{"starterrorat", func(in *Info) any { return &in.StartErrorAt }},
+	{"startfailures", func(in *Info) any { return &in.StartFailures }},
+	{"startfailedsince", func(in *Info) any { return &in.StartFailedSince }},
+	{"failed", func(in *Info) any { return &in.Failed }},
+	{"failedreason", func(in *Info) any { return &in.FailedReason }},
+	{"failedat", func(in *Info) any { return &in.FailedAt }},
+	{"failedboot", func(in *Info) any { return &in.FailedBoot }},
+	{"protocol", func(in *Info) any { return &in.Protocol }},
+	{"onceok", func(in *Info) any { return &in.OnceOK }},
+	{"waitingfor", func(in *Info) any { return &in.WaitingFor }},
+}
+
+// infoKey maps a key of the file to its index in infoKeys.
+var infoKey = func() map[string]int {
+	m := make(map[string]int, len(infoKeys))
+	for i, k := range infoKeys {
+		m[k.key] = i
+	}
+	return m
+}()
+
 // Encode returns the file content.
 func (in *Info) Encode() []byte {
 	b := make([]byte, 0, 256)
-	kv := func(k, v string) {
-		b = append(b, k...)
+	for _, k := range infoKeys {
+		b = append(b, k.key...)
 		b = append(b, '=')
-		b = append(b, v...)
+		switch p := k.field(in).(type) {
+		case *string:
+			b = append(b, oneLine(*p)...)
+		case *int:
+			b = strconv.AppendInt(b, int64(*p), 10)
+		case *int64:
+			b = strconv.AppendInt(b, *p, 10)
+		case *bool:
+			b = append(b, flag(*p)...)
+		case *[]string:
+			b = append(b, oneLine(JoinNames(*p))...)
+		}
 		b = append(b, '\n')
 	}
-	num := func(k string, v int64) { kv(k, strconv.FormatInt(v, 10)) }
-	kv("state", in.State)
-	num("pid", int64(in.Pid))
-	num("since", in.Since)
-	kv("ready", flag(in.Ready))
-	num("readysince", in.ReadySince)
-	num("started", in.Started)
-	num("exitcode", int64(in.ExitCode))
-	num("exitsignal", int64(in.ExitSignal))
-	num("restarts", int64(in.Restarts))
-	num("backoff", in.Backoff)
-	kv("statustext", oneLine(in.StatusText))
-	num("supervisor", int64(in.Supervisor))
-	num("exited", in.Exited)
-	kv("starterror", oneLine(in.StartError))
-	num("starterrorat", in.StartErrorAt)
-	num("startfailures", int64(in.StartFailures))
-	num("startfailedsince", in.StartFailedSince)
-	kv("failed", flag(in.Failed))
-	kv("failedreason", oneLine(in.FailedReason))
-	num("failedat", in.FailedAt)
-	kv("failedboot", oneLine(in.FailedBoot))
-	kv("protocol", flag(in.Protocol))
-	kv("onceok", flag(in.OnceOK))
-	kv("waitingfor", oneLine(JoinNames(in.WaitingFor)))
 	return b
 }
 
@@ -156,57 +183,24 @@ func DecodeInfo(b []byte) (Info, error) {
 		if !ok {
 			return Info{}, ErrBadFormat
 		}
-		var err error
-		switch k {
-		case "state":
-			in.State, seen = v, true
-		case "pid":
-			in.Pid, err = strconv.Atoi(v)
-		case "since":
-			in.Since, err = strconv.ParseInt(v, 10, 64)
-		case "ready":
-			in.Ready = v == "1"
-		case "readysince":
-			in.ReadySince, err = strconv.ParseInt(v, 10, 64)
-		case "started":
-			in.Started, err = strconv.ParseInt(v, 10, 64)
-		case "exitcode":
-			in.ExitCode, err = strconv.Atoi(v)
-		case "exitsignal":
-			in.ExitSignal, err = strconv.Atoi(v)
-		case "restarts":
-			in.Restarts, err = strconv.Atoi(v)
-		case "backoff":
-			in.Backoff, err = strconv.ParseInt(v, 10, 64)
-		case "statustext":
-			in.StatusText = v
-		case "supervisor":
-			in.Supervisor, err = strconv.Atoi(v)
-		case "exited":
-			in.Exited, err = strconv.ParseInt(v, 10, 64)
-		case "starterror":
-			in.StartError = v
-		case "starterrorat":
-			in.StartErrorAt, err = strconv.ParseInt(v, 10, 64)
-		case "startfailures":
-			in.StartFailures, err = strconv.Atoi(v)
-		case "startfailedsince":
-			in.StartFailedSince, err = strconv.ParseInt(v, 10, 64)
-		case "failed":
-			in.Failed = v == "1"
-		case "failedreason":
-			in.FailedReason = v
-		case "failedat":
-			in.FailedAt, err = strconv.ParseInt(v, 10, 64)
-		case "failedboot":
-			in.FailedBoot = v
-		case "protocol":
-			in.Protocol = v == "1"
-		case "onceok":
-			in.OnceOK = v == "1"
-		case "waitingfor":
-			in.WaitingFor = SplitNames(v)
+		i, known := infoKey[k]
+		if !known {
+			continue
 		}
+		var err error
+		switch p := infoKeys[i].field(&in).(type) {
+		case *string:
+			*p = v
+		case *int:
+			*p, err = strconv.Atoi(v)
+		case *int64:
+			*p, err = strconv.ParseInt(v, 10, 64)
+		case *bool:
+			*p = v == "1"
+		case *[]string:
+			*p = SplitNames(v)
+		}
+		seen = seen || k == "state"
 		if err != nil {
 			return Info{}, ErrBadFormat
 		}

@@ -90,10 +90,17 @@ func ReadNeeds(dir string) ([]Need, error) {
 
 // readNames returns the sorted entry names of dir, none if it is missing.
 func readNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
+	names, err := ReadNames(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
+	return names, err
+}
+
+// ReadNames returns the entry names of the directory dir, sorted in byte
+// order.
+func ReadNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
 	if err != nil {
 		return nil, err
 	}
