@@ -54,6 +54,7 @@ type needing struct {
 	needTimer timer         // the one-second rule or needs-timeout
 	needsC    chan struct{} // something watched changed
 	needsFD   int           // inotify instance, -1 until needed
+	needsFile *os.File      // the same, as the reader's file
 	needWDs   map[int]bool  // its watches
 }
 
@@ -376,6 +377,7 @@ func (s *supervisor) openNeedsWatcher() bool {
 	}
 	s.needsFD = fd
 	f := os.NewFile(uintptr(fd), "needs-inotify")
+	s.needsFile = f
 	go func() {
 		buf := make([]byte, 4096)
 		for {

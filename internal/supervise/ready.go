@@ -68,6 +68,7 @@ type readiness struct {
 	notifyC    chan notifyMsg // sd_notify datagrams
 	notifyName string         // NOTIFY_SOCKET value, "" when there is no socket
 	notifyPeer bool           // datagrams carry the sender's pidfd
+	notifySock *os.File       // the socket, nil when there is none
 	check      timer          // next ./check run
 	checkPid   int            // running ./check, 0 if none
 }
@@ -79,7 +80,7 @@ func (s *supervisor) prepareReadiness() ([]uintptr, []string) {
 	s.ready, s.readySince, s.statusText = false, time.Time{}, ""
 	s.waiting, s.useCheck, s.checkWarned = false, false, false
 	env := os.Environ()
-	files := runFiles
+	files := s.stdio
 	if s.exists(fileNotifySocket) {
 		s.waiting = true
 		if s.notifyName == "" {
@@ -108,15 +109,15 @@ func (s *supervisor) notificationFD() []uintptr {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 3 || n > 1023 {
 		s.warn("unable to parse ", s.dir, "/", fileNotificationFD, ": ", v)
-		return runFiles
+		return s.stdio
 	}
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		s.warn("unable to create pipe for ", s.dir, "/", fileNotificationFD, ": ", diag.Str(err))
-		return runFiles
+		return s.stdio
 	}
 	files := make([]uintptr, n+1)
-	copy(files, runFiles)
+	copy(files, s.stdio)
 	for i := 3; i < n; i++ {
 		files[i] = ^uintptr(0) // closed in run
 	}
@@ -197,7 +198,10 @@ func (s *supervisor) readNotification(f *os.File, gen int) {
 	for {
 		n, err := f.Read(buf)
 		if n > 0 && bytes.IndexByte(buf[:n], '\n') >= 0 {
-			s.readyC <- gen
+			select {
+			case s.readyC <- gen:
+			case <-s.quit:
+			}
 			break
 		}
 		if err != nil {
@@ -297,7 +301,8 @@ func (s *supervisor) openNotifySocket(name string, record bool) {
 		}
 	}
 	s.notifyName = name
-	go s.readNotify(os.NewFile(uintptr(fd), "notify-socket"))
+	s.notifySock = os.NewFile(uintptr(fd), "notify-socket")
+	go s.readNotify(s.notifySock)
 }
 
 // readNotify delivers sd_notify datagrams with their sender.
@@ -323,7 +328,11 @@ func (s *supervisor) readNotify(f *os.File) {
 		}
 		m := sender(oob[:oobn])
 		m.data = append([]byte(nil), buf[:n]...)
-		s.notifyC <- m
+		select {
+		case s.notifyC <- m:
+		case <-s.quit:
+			return
+		}
 	}
 }
 

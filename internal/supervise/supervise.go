@@ -62,7 +62,7 @@ func Main(argv []string, _ io.Reader, _, stderr io.Writer) int {
 	if len(argv) != 2 {
 		return diag.Usage(stderr, prog, "supervise dir")
 	}
-	s := &supervisor{dir: argv[1], stderr: stderr, want: svdir.WantUp}
+	s := &supervisor{dir: argv[1], stderr: stderr, want: svdir.WantUp, stdio: runFiles}
 	if code := s.setup(); code != 0 {
 		return code
 	}
@@ -90,9 +90,17 @@ type supervisor struct {
 	exit      bool         // svc -x: exit once the service is down
 	when      tai64.Label  // time of the last state change
 
-	group   *cgroup.Group // the service's own cgroup, where available
-	control *os.File      // read end of supervise/control
-	chld    chan os.Signal
+	group    *cgroup.Group // the service's own cgroup, where available
+	control  *os.File      // read end of supervise/control
+	controlW int           // its write end, held so that reads never see end of file
+	okFD     int           // read end of supervise/ok, held so that svok sees a supervisor
+	lockFD   int           // supervise/lock, locked
+	stdio    []uintptr     // run's descriptors 0, 1 and 2
+	chld     chan os.Signal
+
+	reaper *Reaper       // the host's reaper when hosted with others (host.go), else nil
+	exits  exitQueue     // the exits the reaper collected for this supervisor
+	quit   chan struct{} // closed when a hosted supervisor ends
 
 	lastStart time.Time
 	actions   []timedAction // every timer below and elsewhere, with its action
@@ -101,9 +109,8 @@ type supervisor struct {
 
 	leftovers // what run left behind, ended before supervise exits or starts run again
 
-	following bool // run exited 0; waiting for pidfile to name the daemon
-	followEnd time.Time
-	follow    timer // next look for the pid file
+	followEnd time.Time // in phaseFollowing: when the pid file is given up
+	follow    timer     // next look for the pid file
 
 	exited chan int // pids of watched non-child processes that exited
 
@@ -120,6 +127,9 @@ type supervisor struct {
 
 // setup performs 0.76's start-up sequence. It returns 0 or an exit code.
 func (s *supervisor) setup() int {
+	s.dirfd, s.controlW, s.okFD, s.lockFD = -1, -1, -1, -1
+	s.quit = make(chan struct{})
+	s.exits.C = make(chan struct{}, 1)
 	s.self = os.Getpid()
 	s.pgrp = unix.Getpgrp()
 	s.sess, _ = unix.Getsid(0)
@@ -138,7 +148,9 @@ func (s *supervisor) setup() int {
 	s.dirfd, s.here = dirfd, "/proc/self/fd/"+strconv.Itoa(dirfd)
 	// The supervise process still stays in the service directory, as
 	// 0.76's does: ps, lsof and /proc/PID/cwd show it there.
-	if hostDir != "" {
+	if s.reaper != nil {
+		err = nil // hosted: the host's directory is not the supervisor's to change
+	} else if hostDir != "" {
 		err = os.Chdir(hostDir)
 	} else {
 		err = unix.Fchdir(dirfd)
@@ -160,8 +172,12 @@ func (s *supervisor) setup() int {
 		err = unix.Flock(lock, unix.LOCK_EX|unix.LOCK_NB)
 	}
 	if err != nil {
+		if lock >= 0 {
+			unix.Close(lock)
+		}
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to acquire ", s.dir, "/", svdir.LockPath, ": ", diag.Str(err))
 	}
+	s.lockFD = lock
 	// The lock fd stays open for the life of the process; it is
 	// close-on-exec, so run does not hold it.
 
@@ -171,7 +187,7 @@ func (s *supervisor) setup() int {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to read ", s.dir, "/", svdir.ControlPath, ": ", fifoErr(err))
 	}
 	// Holding a write end open means reads never see end of file.
-	if _, err := s.openFIFO(svdir.ControlPath, unix.O_WRONLY); err != nil {
+	if s.controlW, err = s.openFIFO(svdir.ControlPath, unix.O_WRONLY); err != nil {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to write ", s.dir, "/", svdir.ControlPath, ": ", fifoErr(err))
 	}
 	s.control = os.NewFile(uintptr(rfd), svdir.ControlPath)
@@ -179,8 +195,14 @@ func (s *supervisor) setup() int {
 	// Orphans of the service are reparented to supervise, so that a stop
 	// can reach them; where cgroup v2 is writable the service also gets a
 	// cgroup of its own, named after the directory's identity.
-	proc.SetChildSubreaper()
-	s.openGroup()
+	if s.reaper != nil {
+		if err := s.hostedGroup(); err != nil {
+			return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to supervise ", s.dir, ": ", diag.Str(err))
+		}
+	} else {
+		proc.SetChildSubreaper()
+		s.openGroup()
+	}
 
 	s.stamp()
 	s.adopt()
@@ -191,12 +213,14 @@ func (s *supervisor) setup() int {
 	// Every thread supervise will need is made before supervise/ok
 	// opens and before the service can fill a task limit: see package
 	// threads. os/signal's threads come first.
-	s.chld = make(chan os.Signal, 1)
-	signal.Notify(s.chld, syscall.SIGCHLD)
-	threads.Spare(spareThreads)
+	if s.reaper == nil {
+		s.chld = make(chan os.Signal, 1)
+		signal.Notify(s.chld, syscall.SIGCHLD)
+		threads.Spare(spareThreads)
+	}
 
 	unix.Mkfifoat(s.dirfd, svdir.OKPath, 0600)
-	if _, err := s.openFIFO(svdir.OKPath, unix.O_RDONLY); err != nil {
+	if s.okFD, err = s.openFIFO(svdir.OKPath, unix.O_RDONLY); err != nil {
 		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to read ", s.dir, "/", svdir.OKPath, ": ", fifoErr(err))
 	}
 	return 0
@@ -306,7 +330,9 @@ func (s *supervisor) done() bool {
 // loop supervises until done.
 func (s *supervisor) loop() {
 	chld := s.chld
-	defer signal.Stop(chld)
+	if chld != nil {
+		defer signal.Stop(chld)
+	}
 
 	commands := make(chan []byte)
 	go s.readControl(commands)
@@ -338,6 +364,8 @@ func (s *supervisor) loop() {
 		wake.arm(s.wakeAt())
 		select {
 		case <-chld:
+			s.reap()
+		case <-s.exits.C:
 			s.reap()
 		case pid := <-s.exited:
 			if s.main != nil && !s.mainChild && s.main.Pid == pid {
@@ -385,8 +413,16 @@ func (s *supervisor) readControl(out chan []byte) {
 			time.Sleep(time.Second)
 			continue
 		}
-		out <- buf[:n]
-		<-out
+		select {
+		case out <- buf[:n]:
+		case <-s.quit:
+			return
+		}
+		select {
+		case <-out:
+		case <-s.quit:
+			return
+		}
 	}
 }
 
@@ -405,6 +441,9 @@ func (s *supervisor) commands(cmds []byte) {
 
 // command acts on one control byte. Unknown bytes are ignored, as in 0.76.
 func (s *supervisor) command(c byte) {
+	if c == panicLetter && c != 0 {
+		panic("injected panic")
+	}
 	switch c {
 	case svdir.CmdDown:
 		s.want = svdir.WantDown
@@ -484,14 +523,11 @@ func (s *supervisor) signal(sig unix.Signal) {
 // were reparented to supervise.
 func (s *supervisor) reap() {
 	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if pid <= 0 || err != nil {
+		e, ok := s.nextExit()
+		if !ok {
 			break
 		}
+		pid, ws := e.pid, e.ws
 		switch {
 		case s.main != nil && s.mainChild && pid == s.main.Pid:
 			s.mainDied(&ws)
@@ -682,7 +718,7 @@ var runFiles = []uintptr{0, 1, 2}
 // environment. Helpers are not part of the service: they run outside its
 // cgroup.
 func (s *supervisor) startHelper(argv ...string) (int, error) {
-	return syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{Dir: s.here, Env: os.Environ(), Files: runFiles})
+	return s.forkExec(argv[0], argv, &syscall.ProcAttr{Dir: s.here, Env: os.Environ(), Files: s.stdio})
 }
 
 // fork starts ./run, in the service's cgroup if there is one. If starting
@@ -696,7 +732,7 @@ func (s *supervisor) fork(files []uintptr, env []string) (pid, pidfd int, err er
 			sys.UseCgroupFD = true
 			sys.CgroupFD = s.group.Fd()
 		}
-		pid, err := syscall.ForkExec("./run", runArgv, &syscall.ProcAttr{
+		pid, err := s.forkExec("./run", runArgv, &syscall.ProcAttr{
 			Dir:   s.here,
 			Env:   env,
 			Files: files,
@@ -708,8 +744,8 @@ func (s *supervisor) fork(files []uintptr, env []string) (pid, pidfd int, err er
 		return try(false)
 	}
 	pid, pidfd, err = try(true)
-	if err == nil {
-		return
+	if err == nil || s.reaper != nil {
+		return // hosted, a service has its cgroup or does not start
 	}
 	if pid, pidfd, err2 := try(false); err2 == nil {
 		s.warn("unable to start ", s.dir, "/run in cgroup ", s.group.Path, ": ", diag.Str(err), "; not using cgroups")
@@ -751,7 +787,10 @@ func (s *supervisor) watch(h *proc.Handle) {
 				return n > 0
 			})
 		}
-		s.exited <- pid
+		select {
+		case s.exited <- pid:
+		case <-s.quit:
+		}
 	}()
 }
 

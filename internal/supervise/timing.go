@@ -20,3 +20,8 @@ var (
 // directory instead of the service directory: set only by a test build
 // (SVKIT_TEST_CWD), to prove that the supervisor never relies on it.
 var hostDir string
+
+// panicLetter, when not 0, is a control byte that makes the supervisor
+// panic: set only by a test build (SVKIT_TEST_PANIC=1, letter '!'), to
+// prove that a panic in one supervisor leaves the others of its host be.
+var panicLetter byte

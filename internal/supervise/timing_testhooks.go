@@ -15,6 +15,9 @@ import (
 func init() {
 	hostDir = os.Getenv("SVKIT_TEST_CWD")
 	checkPhases = true
+	if os.Getenv("SVKIT_TEST_PANIC") == "1" {
+		panicLetter = '!'
+	}
 	f, err := strconv.ParseFloat(os.Getenv("SVKIT_TEST_TIMESCALE"), 64)
 	if err != nil || f <= 0 || f > 1 {
 		return

@@ -624,11 +624,7 @@ func TestStartingRecordIgnoresOlderProcesses(t *testing.T) {
 }
 
 // requireGroup skips (fails in CI) where svkit cannot make cgroups.
-func requireGroup(t *testing.T) {
-	g, err := cgroup.Open("svkit-probe-" + strconv.Itoa(os.Getpid()))
-	testenv.Require(t, err == nil, fmt.Sprintf("no writable cgroup v2: %v", err))
-	g.Remove()
-}
+func requireGroup(t *testing.T) { testenv.RequireCgroup(t) }
 
 // groupPath creates and returns the cgroup svkit's supervise uses for dir.
 func groupPath(t *testing.T, dir string) string {

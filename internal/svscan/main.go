@@ -87,7 +87,7 @@ func (s *Scanner) mainEnded() (int, bool) {
 	if e == nil || e.pid == 0 {
 		return 0, false
 	}
-	m.sup = e.pid
+	m.sup = supervisorPid(e.pid)
 	r, err := svdir.ReadStatusOf(m.name)
 	if err != nil || r.Pid != 0 || r.Want == svdir.WantUp {
 		return 0, false
@@ -96,7 +96,7 @@ func (s *Scanner) mainEnded() (int, bool) {
 	// The info of this supervise, of the state the status shows, after a
 	// run ended (this supervise may have adopted it), with nothing
 	// running: not one a supervise of an earlier svscan left.
-	if in == nil || in.Supervisor != e.pid || in.Since != r.When.Time().UnixNano() ||
+	if in == nil || in.Supervisor != supervisorPid(e.pid) || in.Since != r.When.Time().UnixNano() ||
 		in.State != svdir.StateDown || in.Exited == 0 {
 		return 0, false
 	}

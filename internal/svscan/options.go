@@ -18,7 +18,7 @@ import (
 )
 
 // Synopsis is svscan's usage line.
-const Synopsis = "svscan [-o] [-k seconds] [dir]"
+const Synopsis = "svscan [-o] [-i] [-k seconds] [dir]"
 
 // DefaultKillAfter bounds an ordered shutdown: what is still running after
 // it gets SIGKILL. It is below the 10 s docker and podman give a container
@@ -29,6 +29,7 @@ const DefaultKillAfter = 8 * time.Second
 type Options struct {
 	Dir       string        // the scan directory; "" means the current one
 	Ordered   bool          // -o: SIGTERM/SIGINT start an ordered shutdown
+	InProcess bool          // -i: supervise every service in svscan's own process
 	KillAfter time.Duration // -k: how long an ordered shutdown may take
 }
 
@@ -53,6 +54,8 @@ func ParseArgs(args []string) (opt Options, ok bool) {
 			switch a[i] {
 			case 'o':
 				opt.Ordered = true
+			case 'i':
+				opt.InProcess = true
 			case 'k':
 				v := a[i+1:]
 				if v == "" {
@@ -81,7 +84,7 @@ func ParseArgs(args []string) (opt Options, ok bool) {
 func validGroup(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
-		case 'o':
+		case 'o', 'i':
 		case 'k':
 			return i == len(s)-1 || strings.Trim(s[i+1:], "0123456789") == ""
 		default:

@@ -53,6 +53,11 @@ func Main(argv []string, _ io.Reader, _, stderr io.Writer) int {
 	// idle svscan stays asleep between passes.
 	runtime.GOMAXPROCS(1)
 	s := NewScanner(stderr, pathexec.Environ())
+	if opt.InProcess {
+		if err := s.hostInProcess(); err != nil {
+			return diag.Fatal(stderr, prog, diag.ExitTemp, "unable to host supervisors in svscan (-i): ", diag.Str(err))
+		}
+	}
 	return s.Run(opt.Ordered || os.Getpid() == 1, opt.KillAfter)
 }
 
@@ -110,6 +115,8 @@ func (s *Scanner) Run(ordered bool, killAfter time.Duration) int {
 			}
 		case <-clk.C:
 			pass()
+		case <-s.endedC():
+			s.Reap()
 		case <-s.main.C:
 		}
 	}

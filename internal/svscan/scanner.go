@@ -63,6 +63,7 @@ type Scanner struct {
 	dirbuf  []byte   // getdents buffer, reused
 	names   []string // directory names, reused
 	main    mainService
+	inproc  *inProcess // -i: the supervisors run in this process
 }
 
 // NewScanner returns a scanner for the current directory. Children get env
@@ -84,24 +85,41 @@ func (s *Scanner) warn(parts ...string) { diag.Warn(s.stderr, prog, parts...) }
 // the entries whose supervise processes exited.
 func (s *Scanner) Reap() []*entry {
 	var changed []*entry
+	if s.inproc != nil {
+		for _, id := range s.inproc.reap() {
+			if e := s.ended(id); e != nil {
+				changed = append(changed, e)
+			}
+		}
+		return changed
+	}
 	for {
 		var ws unix.WaitStatus
 		pid, err := rawWait4(&ws)
 		if err != nil || pid <= 0 {
 			return changed
 		}
-		e := s.byPid[pid]
-		if e == nil {
-			continue // an orphan (as PID 1) or readproctitle under svscanboot
+		if e := s.ended(pid); e != nil {
+			changed = append(changed, e)
 		}
-		delete(s.byPid, pid)
-		if e.pid == pid {
-			e.pid = 0
-		} else if e.logPid == pid {
-			e.logPid = 0
-		}
-		changed = append(changed, e)
 	}
+}
+
+// ended forgets the supervisor pid (or hosted id) that has ended, and
+// returns its entry, nil if it was none of svscan's (an orphan as PID 1,
+// or readproctitle under svscanboot).
+func (s *Scanner) ended(pid int) *entry {
+	e := s.byPid[pid]
+	if e == nil {
+		return nil
+	}
+	delete(s.byPid, pid)
+	if e.pid == pid {
+		e.pid = 0
+	} else if e.logPid == pid {
+		e.logPid = 0
+	}
+	return e
 }
 
 // Pass is one scan: reap, read the directory, start what is new or not
@@ -186,7 +204,7 @@ func (s *Scanner) start(fn string) {
 		if e.log {
 			out = uintptr(e.pw)
 		}
-		pid, err := s.spawn("", fn, []uintptr{s.stdio[0], out, s.stdio[2]})
+		pid, err := s.supervise("", fn, []uintptr{s.stdio[0], out, s.stdio[2]})
 		switch {
 		case err == unix.EAGAIN:
 			s.warn("unable to fork for ", fn, ": ", diag.Str(err))
@@ -206,7 +224,7 @@ func (s *Scanner) start(fn string) {
 			s.warn("unable to switch to ", fn, ": ", diag.Str(err))
 			return
 		}
-		pid, err := s.spawn(fn, "log", []uintptr{uintptr(e.pr), s.stdio[1], s.stdio[2]})
+		pid, err := s.supervise(fn, "log", []uintptr{uintptr(e.pr), s.stdio[1], s.stdio[2]})
 		switch {
 		case err == unix.EAGAIN:
 			s.warn("unable to fork for ", fn, "/log: ", diag.Str(err))
@@ -348,6 +366,18 @@ func (s *Scanner) candidates() []string {
 		out = append(out, c)
 	}
 	return out
+}
+
+// supervise starts the supervisor of dir/arg: a supervise process, or
+// with -i a supervisor in this process.
+func (s *Scanner) supervise(dir, arg string, files []uintptr) (int, error) {
+	if s.inproc == nil {
+		return s.spawn(dir, arg, files)
+	}
+	if dir != "" {
+		arg = dir + "/" + arg
+	}
+	return s.inproc.start(arg, files, s), nil
 }
 
 // spawn starts "supervise arg" in dir with the given descriptors as 0, 1

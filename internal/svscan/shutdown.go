@@ -51,6 +51,8 @@ func (s *Scanner) Shutdown(sigs <-chan os.Signal, killAfter time.Duration) int {
 			}
 		case <-tick.C:
 			s.Reap()
+		case <-s.endedC():
+			s.Reap()
 		case <-deadline.C:
 			s.killAll(os.Getpid() == 1)
 			return ExitKilled
@@ -173,10 +175,14 @@ func (s *Scanner) killAll(pid1 bool) {
 		unix.Kill(-1, unix.SIGKILL)
 	} else {
 		for _, e := range s.entries {
-			if e.pid != 0 {
+			if hosted(e.pid) {
+				killHosted(e.name)
+			} else if e.pid != 0 {
 				killService(e.name, e.pid)
 			}
-			if e.logPid != 0 {
+			if hosted(e.logPid) {
+				killHosted(e.name + "/log")
+			} else if e.logPid != 0 {
 				killService(e.name+"/log", e.logPid)
 			}
 		}
@@ -188,7 +194,7 @@ func (s *Scanner) killAll(pid1 bool) {
 			return
 		}
 		var ws unix.WaitStatus
-		if _, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil); err == unix.ECHILD {
+		if _, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil); err == unix.ECHILD && s.inproc == nil {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -27,7 +27,7 @@ import (
 const prog = "svscanboot"
 
 // Synopsis is svscanboot's usage line.
-const Synopsis = "svscanboot [-o] [-k seconds] [dir]"
+const Synopsis = "svscanboot [-o] [-i] [-k seconds] [dir]"
 
 // DefaultDir is the scan directory of daemontools 0.76 (Debian's package
 // patches its script to use /etc/service).
@@ -69,6 +69,9 @@ func MakePlan(args []string, selfDir string) (Plan, bool) {
 	p.SvscanArgs = []string{"svscan"}
 	if opt.Ordered {
 		p.SvscanArgs = append(p.SvscanArgs, "-o")
+	}
+	if opt.InProcess {
+		p.SvscanArgs = append(p.SvscanArgs, "-i")
 	}
 	if opt.KillAfter != svscan.DefaultKillAfter {
 		p.SvscanArgs = append(p.SvscanArgs, "-k", strconv.Itoa(int(opt.KillAfter.Seconds())))

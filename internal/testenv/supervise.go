@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	"svkit/internal/cgroup"
 	"svkit/pkg/svdir"
 )
 
@@ -78,4 +80,14 @@ func RemoveGroupsUnder(root string) {
 		}
 		return nil
 	})
+}
+
+// RequireCgroup stops the test (failing in CI) unless this process may make
+// cgroups of its own in a cgroup v2 hierarchy, as svkit's supervise does.
+func RequireCgroup(t testing.TB) {
+	t.Helper()
+	g, err := cgroup.Open("svkit-probe-" + strconv.Itoa(os.Getpid()))
+	Require(t, err == nil, fmt.Sprintf("no writable cgroup v2: %v", err))
+	g.Remove()
+	g.Close()
 }
