@@ -11,8 +11,10 @@
 #         `s6-svscanctl -t`; runit SIGHUP to runsvdir (TERM to every runsv)
 #   idle  the scanner's own wakeups (voluntary context switches of all its
 #         threads) and CPU time per minute, all services up, over IDLE s
+#   threads  the OS threads of the scanner and its supervisors, all up
 # "svkit+dt-supervise" is svkit's svscan running daemontools' supervise: it
-# isolates the scanner from the supervisor.
+# isolates the scanner from the supervisor. "svkit-i" is `svscan -i`: every
+# supervisor in the scanner's process (its wakeups are the whole tree's).
 # Bring-up, PSS and shut-down are the medians of RUNS runs (default 3).
 # Usage: bench/svscan.sh [N]   (env: RUNS, IDLE, OUT)
 # Needs Debian's daemontools, s6 and runit (scripts/deps installs them).
@@ -20,7 +22,7 @@
 N=${1:-500}
 RUNS=${RUNS:-3}
 IDLE=${IDLE:-20}
-IMPLS=${IMPLS:-svkit svkit+dt-supervise daemontools s6 runit}
+IMPLS=${IMPLS:-svkit svkit-i svkit+dt-supervise daemontools s6 runit}
 bench_build svscan svscan supervise
 dtbin=$work/dtbin
 mkdir -p "$dtbin"
@@ -72,6 +74,7 @@ for impl in $IMPLS; do
     t0=$(now_ms)
     case $impl in
       svkit) PATH="$bin:$PATH" setsid "$bin/svscan" -o -k 60 "$sv" </dev/null >/dev/null 2>&1 & ;;
+      svkit-i) PATH="$bin:$PATH" setsid "$bin/svscan" -o -i -k 60 "$sv" </dev/null >/dev/null 2>&1 & ;;
       svkit+dt-supervise) PATH="$dtbin:$PATH" setsid "$bin/svscan" -o -k 60 "$sv" </dev/null >/dev/null 2>&1 & ;;
       daemontools) setsid /usr/bin/svscan "$sv" </dev/null >/dev/null 2>&1 & ;;
       s6) setsid /usr/bin/s6-svscan "$sv" </dev/null >/dev/null 2>&1 & ;;
@@ -83,6 +86,7 @@ for impl in $IMPLS; do
     sleep 1
     pss=$(pss_of $scanner $(kids $scanner))
     spss=$(pss_of $scanner)
+    threads=$(for q in $scanner $(kids $scanner); do ls /proc/$q/task 2>/dev/null; done | wc -l)
     if [ "$r" = 1 ]; then
       a=$(wake_cpu $scanner)
       sleep "$IDLE"
@@ -101,7 +105,7 @@ for impl in $IMPLS; do
     t3=$(now_ms)
     wait $scanner 2>/dev/null || true
     kill_under "$tree"
-    echo "$impl run $((t1 - t0)) $pss $((t3 - t2)) $spss" >> "$results"
+    echo "$impl run $((t1 - t0)) $pss $((t3 - t2)) $spss $threads" >> "$results"
   done
 done
 
@@ -110,16 +114,17 @@ col() { awk -v i="$1" -v c="$2" '$1 == i && $2 == "run" {print $c}' "$results" |
 out=${OUT:-/dev/stdout}
 {
   printf '%s services, median of %s runs (idle: %s s, scaled to a minute)\n\n' "$N" "$RUNS" "$IDLE"
-  printf '| scanner | all up (ms) | PSS scanner+supervisors (MB) | PSS scanner (MB) | shut down (ms) | scanner wakeups/min | scanner CPU ms/min |\n'
-  printf '|---|---|---|---|---|---|---|\n'
+  printf '| scanner | all up (ms) | PSS scanner+supervisors (MB) | PSS scanner (MB) | threads | shut down (ms) | scanner wakeups/min | scanner CPU ms/min |\n'
+  printf '|---|---|---|---|---|---|---|---|\n'
   for impl in $IMPLS; do
     set -- $(awk -v i="$impl" '$1 == i && $2 == "idle" {print $3, $4}' "$results")
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$impl" "$(col "$impl" 3)" "$(mb "$(col "$impl" 4)")" \
-      "$(mb "$(col "$impl" 6)")" "$(col "$impl" 5)" "$1" "$2"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$impl" "$(col "$impl" 3)" "$(mb "$(col "$impl" 4)")" \
+      "$(mb "$(col "$impl" 6)")" "$(col "$impl" 7)" "$(col "$impl" 5)" "$1" "$2"
   done
-  ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-  printf '\nratios to daemontools (up, shut down): svkit %s, %s; svkit+dt-supervise %s, %s\n' \
-    "$(ratio "$(col svkit 3)" "$(col daemontools 3)")" "$(ratio "$(col svkit 5)" "$(col daemontools 5)")" \
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
+  printf '\nratios to daemontools (up, shut down, PSS): svkit %s, %s, %s; svkit-i %s, %s, %s; svkit+dt-supervise %s, %s\n' \
+    "$(ratio "$(col svkit 3)" "$(col daemontools 3)")" "$(ratio "$(col svkit 5)" "$(col daemontools 5)")" "$(ratio "$(col svkit 4)" "$(col daemontools 4)")" \
+    "$(ratio "$(col svkit-i 3)" "$(col daemontools 3)")" "$(ratio "$(col svkit-i 5)" "$(col daemontools 5)")" "$(ratio "$(col svkit-i 4)" "$(col daemontools 4)")" \
     "$(ratio "$(col svkit+dt-supervise 3)" "$(col daemontools 3)")" "$(ratio "$(col svkit+dt-supervise 5)" "$(col daemontools 5)")"
 } > "$out"
 rm -rf "$work"

@@ -291,7 +291,7 @@ func (s *supervisor) adopt() {
 		s.removeRecord()
 		return
 	}
-	s.setMain(h, in.PPid == s.self)
+	s.setMain(h, s.reaps(in))
 	if r, err := svdir.ReadStatus(s.dirfd); err == nil && r.Pid == id.Pid {
 		s.when, s.paused = r.When, r.Paused
 	} else {

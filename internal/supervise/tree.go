@@ -261,7 +261,7 @@ func (s *supervisor) tryFollow() {
 		if in, err := proc.Stat(pid); err == nil && in.Live() && s.owns(in) {
 			if h, err := proc.Open(in.ID); err == nil {
 				s.stopFollowing()
-				s.setMain(h, in.PPid == s.self)
+				s.setMain(h, s.reaps(in))
 				s.announce()
 				return
 			}

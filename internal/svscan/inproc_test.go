@@ -132,6 +132,10 @@ func TestInProcessPanic(t *testing.T) {
 		ok, _ := svdir.OK(a)
 		return ok && in != nil && in.Pid == pa
 	})
+	// The adopted service is the host's child, but its death reaches
+	// the new supervisor (through its pidfd).
+	testenv.MustRun(t, testenv.Prog(t, "svc"), "-d", a)
+	testenv.WaitStatus(t, 5*time.Second, a, "a down", func(r svdir.Status) bool { return r.Pid == 0 })
 	if r, _ := svdir.ReadStatusOf(b); int(r.Pid) != pb {
 		t.Errorf("b runs %d, was %d", r.Pid, pb)
 	}

@@ -22,6 +22,8 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"-ok3", "sv"}, svscan.Options{Dir: "sv", Ordered: true, KillAfter: 3 * time.Second}, true},
 		{[]string{"-k", "20", "-o", "sv"}, svscan.Options{Dir: "sv", Ordered: true, KillAfter: 20 * time.Second}, true},
 		{[]string{"--", "-o"}, svscan.Options{Dir: "-o", KillAfter: def}, true},
+		{[]string{"-i", "sv"}, svscan.Options{Dir: "sv", InProcess: true, KillAfter: def}, true},
+		{[]string{"-oik5"}, svscan.Options{Ordered: true, InProcess: true, KillAfter: 5 * time.Second}, true},
 		// Not an option group: a directory, as 0.76 reads it.
 		{[]string{"-x"}, svscan.Options{Dir: "-x", KillAfter: def}, true},
 		{[]string{"-", "sv"}, svscan.Options{Dir: "-", KillAfter: def}, true},

@@ -31,7 +31,7 @@ func TestFatalAndUsage(t *testing.T) {
 		}
 	}
 	_, got, code := testenv.Run(t, dir, "", testenv.Prog(t, "svscan"), "-k", "x", dir)
-	if code != 100 || got != "svscan: usage: svscan [-o] [-k seconds] [dir]\n" {
+	if code != 100 || got != "svscan: usage: svscan [-o] [-i] [-k seconds] [dir]\n" {
 		t.Errorf("bad -k value: got %q exit %d", got, code)
 	}
 }

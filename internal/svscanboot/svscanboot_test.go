@@ -58,6 +58,10 @@ func TestMakePlan(t *testing.T) {
 	if !ok || p.Path != "/opt/svkit/bin:"+svscanboot.Path || strings.Join(p.SvscanArgs, " ") != "svscan -o -k 20 /etc/service" {
 		t.Errorf("-o -k 20: %+v", p)
 	}
+	p, ok = svscanboot.MakePlan([]string{"-oi", "/etc/service"}, "")
+	if !ok || strings.Join(p.SvscanArgs, " ") != "svscan -o -i /etc/service" {
+		t.Errorf("-oi: %+v", p)
+	}
 	if _, ok := svscanboot.MakePlan([]string{"-k"}, ""); ok {
 		t.Errorf("-k without a value accepted")
 	}
