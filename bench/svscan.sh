@@ -84,9 +84,13 @@ for impl in $IMPLS; do
     while [ "$(ls "$up" | wc -l)" -lt "$N" ]; do sleep 0.01; done
     t1=$(now_ms)
     sleep 1
-    pss=$(pss_of $scanner $(kids $scanner))
+    # The supervision: the scanner and its supervise processes; under
+    # svscan -i the scanner's children are the services themselves.
+    sups=$(kids $scanner)
+    [ "$impl" = svkit-i ] && sups=
+    pss=$(pss_of $scanner $sups)
     spss=$(pss_of $scanner)
-    threads=$(for q in $scanner $(kids $scanner); do ls /proc/$q/task 2>/dev/null; done | wc -l)
+    threads=$(for q in $scanner $sups; do ls /proc/$q/task 2>/dev/null; done | wc -l)
     if [ "$r" = 1 ]; then
       a=$(wake_cpu $scanner)
       sleep "$IDLE"

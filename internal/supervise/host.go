@@ -184,10 +184,21 @@ func Host(dir string, opt HostOptions) *Hosted {
 			return
 		}
 		s.loop()
-		s.announce()
-		s.writeInfo()
+		s.flush()
 	}()
 	return h
+}
+
+// flush writes what the last events left unwritten when supervision ends:
+// the status and the extended files are otherwise current, and rewriting
+// them costs a rename each.
+func (s *supervisor) flush() {
+	if s.statusDirty {
+		s.announce()
+	}
+	if s.extDirty {
+		s.writeInfo()
+	}
 }
 
 // hostedGroup opens the cgroup a hosted supervisor requires.

@@ -67,8 +67,7 @@ func Main(argv []string, _ io.Reader, _, stderr io.Writer) int {
 		return code
 	}
 	s.loop()
-	s.announce()
-	s.writeInfo()
+	s.flush()
 	return 0
 }
 

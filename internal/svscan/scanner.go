@@ -64,6 +64,7 @@ type Scanner struct {
 	names   []string // directory names, reused
 	main    mainService
 	inproc  *inProcess // -i: the supervisors run in this process
+	started int        // supervisors started so far
 }
 
 // NewScanner returns a scanner for the current directory. Children get env
@@ -139,13 +140,17 @@ func (s *Scanner) Pass() {
 	s.cands = s.candidates()
 	sort.Strings(names)
 	for _, n := range names {
+		started := s.started
 		s.start(n)
 		// A pass that starts many supervise processes takes a while
 		// under load (a fork and exec each), and a child that has
 		// exited meanwhile (a supervise that found its lock taken by
-		// one an earlier svscan started) is reaped now rather than
-		// at the end of the pass: one wait4 when none has.
-		s.Reap()
+		// one an earlier svscan started) is reaped after each start
+		// rather than at the end of the pass: one wait4 when none has.
+		// A pass that starts nothing makes no such call.
+		if s.started != started {
+			s.Reap()
+		}
 	}
 	for k, e := range s.entries {
 		if !e.active && e.pid == 0 && e.logPid == 0 {
@@ -371,6 +376,7 @@ func (s *Scanner) candidates() []string {
 // supervise starts the supervisor of dir/arg: a supervise process, or
 // with -i a supervisor in this process.
 func (s *Scanner) supervise(dir, arg string, files []uintptr) (int, error) {
+	s.started++
 	if s.inproc == nil {
 		return s.spawn(dir, arg, files)
 	}
