@@ -22,8 +22,9 @@ import (
 // impl is one supervise implementation under test: svkit's, or Debian's
 // daemontools 0.76 as the reference.
 type impl struct {
-	name string
-	path func(t *testing.T) string
+	name   string
+	path   func(t *testing.T) string
+	hosted bool // the supervisor is hosted by svscan -i, not a supervise process
 }
 
 // wait bounds every poll: generous, because the machine may be loaded;
@@ -31,9 +32,15 @@ type impl struct {
 const wait = 15 * time.Second
 
 var (
-	svkit  = impl{"svkit", func(t *testing.T) string { return testenv.Prog(t, "supervise") }}
-	debian = impl{"0.76", func(t *testing.T) string { return testenv.Debian(t, "supervise") }}
+	svkit  = impl{"svkit", func(t *testing.T) string { return testenv.Prog(t, "supervise") }, false}
+	debian = impl{"0.76", func(t *testing.T) string { return testenv.Debian(t, "supervise") }, false}
 	both   = []impl{svkit, debian}
+	// svkitHosted is svkit's supervisor in its second host, svscan -i:
+	// the behaviour tests that say nothing of the supervise process
+	// itself run against both hosts and 0.76.
+	svkitHosted = impl{"svkit-i", func(t *testing.T) string { return testenv.Prog(t, "svscan") }, true}
+	hosts       = []impl{svkit, svkitHosted, debian}
+	svkitHosts  = []impl{svkit, svkitHosted}
 )
 
 // service makes a service directory with the given run script body.
@@ -67,6 +74,15 @@ func bringDown(t *testing.T, dir string) {
 func startSupervise(t *testing.T, im impl, dir string) *testenv.Proc {
 	t.Helper()
 	cmd := exec.Command(im.path(t), dir)
+	if im.hosted {
+		// svscan -i on a scan directory of its own that links to dir.
+		testenv.RequireCgroup(t)
+		scan := t.TempDir()
+		if err := os.Symlink(dir, filepath.Join(scan, "svc")); err != nil {
+			t.Fatal(err)
+		}
+		cmd = exec.Command(im.path(t), "-i", scan)
+	}
 	p := testenv.Start(t, cmd)
 	testenv.WaitFor(t, wait, im.name+" supervise ready", func() bool {
 		if p.Exited() {
@@ -179,7 +195,7 @@ func TestScenario(t *testing.T) {
 		{"t", isDown, "down S seconds\n", ""},
 	}
 	results := map[string][]string{}
-	for _, im := range both {
+	for _, im := range hosts {
 		t.Run(im.name, func(t *testing.T) {
 			dir := service(t, "exec sleep 1000\n")
 			startSupervise(t, im, dir)
@@ -205,15 +221,17 @@ func TestScenario(t *testing.T) {
 			results[im.name] = lines
 		})
 	}
-	if a, b := results["svkit"], results["0.76"]; a != nil && b != nil && strings.Join(a, "") != strings.Join(b, "") {
-		t.Errorf("svkit and 0.76 differ:\n%q\n%q", a, b)
+	for _, name := range []string{"svkit", "svkit-i"} {
+		if a, b := results[name], results["0.76"]; a != nil && b != nil && strings.Join(a, "") != strings.Join(b, "") {
+			t.Errorf("%s and 0.76 differ:\n%q\n%q", name, a, b)
+		}
 	}
 }
 
 // TestSignals checks that each signalling letter reaches run, observed by a
 // run script that traps and records them.
 func TestSignals(t *testing.T) {
-	for _, im := range both {
+	for _, im := range hosts {
 		t.Run(im.name, func(t *testing.T) {
 			dir := service(t, `echo $$ > pid
 for s in HUP ALRM INT TERM CONT USR1; do trap "echo $s >> sigs" $s; done
@@ -313,7 +331,7 @@ func TestExit(t *testing.T) {
 
 // TestOnce: o starts a down service and never restarts it.
 func TestOnce(t *testing.T) {
-	for _, im := range both {
+	for _, im := range hosts {
 		t.Run(im.name, func(t *testing.T) {
 			dir := service(t, "echo run >> runs\nexec sleep 1000\n")
 			os.WriteFile(filepath.Join(dir, "down"), nil, 0644)
@@ -420,7 +438,7 @@ func TestRunFailures(t *testing.T) {
 // TestRestartRate: a run that exits at once is restarted about once a
 // second, by both implementations.
 func TestRestartRate(t *testing.T) {
-	for _, im := range both {
+	for _, im := range hosts {
 		t.Run(im.name, func(t *testing.T) {
 			dir := service(t, "date +%s.%N >> starts\nexit 1\n")
 			startSupervise(t, im, dir)
@@ -447,18 +465,22 @@ func TestRestartRate(t *testing.T) {
 // TestCommandsAtOnce: svkit acts on svc -d right after a start, where 0.76
 // is deaf for a second.
 func TestCommandsAtOnce(t *testing.T) {
-	dir := service(t, "exec sleep 1000\n")
-	startSupervise(t, svkit, dir)
-	for i := 0; i < 3; i++ {
-		r := testenv.WaitStatus(t, wait, dir, "up", isUp)
-		start := time.Now()
-		bringDown(t, dir)
-		testenv.Control(t, dir, "u")
-		r2 := testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
-		if d := time.Since(start); d > 900*time.Millisecond {
-			t.Errorf("down/up round trip took %v", d)
-		}
-		_ = r2
+	for _, im := range svkitHosts {
+		t.Run(im.name, func(t *testing.T) {
+			dir := service(t, "exec sleep 1000\n")
+			startSupervise(t, im, dir)
+			for i := 0; i < 3; i++ {
+				r := testenv.WaitStatus(t, wait, dir, "up", isUp)
+				start := time.Now()
+				bringDown(t, dir)
+				testenv.Control(t, dir, "u")
+				r2 := testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
+				if d := time.Since(start); d > 900*time.Millisecond {
+					t.Errorf("down/up round trip took %v", d)
+				}
+				_ = r2
+			}
+		})
 	}
 }
 
