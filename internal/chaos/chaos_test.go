@@ -121,6 +121,7 @@ type world struct {
 	svc      string
 	scanProc *testenv.Proc
 	names    []string
+	inproc   bool // svscan -i: the supervisors run in svscan, not in supervise processes
 
 	mu         sync.Mutex
 	failures   []string
@@ -149,7 +150,7 @@ func (w *world) failf(format string, args ...any) {
 	}
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, inproc bool) *world {
 	root := t.TempDir()
 	w := &world{
 		t: t, root: root, scan: filepath.Join(root, "sv"), stateDir: filepath.Join(root, "state"),
@@ -157,7 +158,7 @@ func newWorld(t *testing.T) *world {
 		svscan: testenv.Prog(t, "svscan"), svc: testenv.Prog(t, "svc"),
 		zombies: map[string]time.Time{}, lateSeen: map[string]bool{}, tree: map[int]bool{},
 		kills: map[string]int{}, mlog: map[string]int{},
-		hist: map[string][]string{}, dupSeen: map[string]int{},
+		hist: map[string][]string{}, dupSeen: map[string]int{}, inproc: inproc,
 	}
 	for _, d := range []string{w.scan, w.stateDir, filepath.Join(root, "bin")} {
 		if err := os.Mkdir(d, 0755); err != nil {
@@ -180,10 +181,11 @@ func newWorld(t *testing.T) *world {
 		testenv.WriteScript(t, filepath.Join(stage, "run"), fmt.Sprintf("exec %s %s %s %s 10ms\n",
 			producer, w.marker, name, filepath.Join(w.stateDir, name)))
 		testenv.WriteScript(t, filepath.Join(stage, "log", "run"), "exec multilog s4096 n1000 ./main\n")
-		if i%4 == 0 {
+		if i%4 == 0 && !inproc {
 			// A quarter of the services run without a cgroup, as where
 			// cgroup v2 is not writable: re-adoption then finds an
 			// unrecorded run by process group, session and directory.
+			// (svscan -i needs a cgroup for every service.)
 			if err := os.WriteFile(filepath.Join(stage, "no-cgroup"), nil, 0644); err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +221,11 @@ func (w *world) startScan() {
 	o, e := open("svscan.out"), open("svscan.err")
 	defer o.Close()
 	defer e.Close()
-	cmd := exec.Command(w.svscan, "-o", w.scan)
+	args := []string{"-o", w.scan}
+	if w.inproc {
+		args = []string{"-o", "-i", w.scan}
+	}
+	cmd := exec.Command(w.svscan, args...)
 	cmd.Stdout, cmd.Stderr = o, e
 	cmd.Env = append(os.Environ(), "PATH="+testenv.Bin(w.t)+":"+os.Getenv("PATH"))
 	// Its own session, as under init or svscanboot. In a process group of
@@ -488,6 +494,18 @@ func (w *world) act(rng *rand.Rand, lastScanKill *time.Time) {
 			w.note(name, "multilog %d killed", pid)
 			w.mlog[name]++
 		}
+	case x < 48 && w.inproc:
+		// Under svscan -i the supervisors are svscan: killing them is
+		// killing svscan, as above, at most every second.
+		if time.Since(*lastScanKill) > time.Second {
+			for _, n := range w.names {
+				w.note(n, "svscan -i %d killed", w.scanProc.Pid())
+			}
+			w.scanProc.KillAndWait(w.t, syscall.SIGKILL)
+			w.kills["svscan"]++
+			w.startScan()
+			*lastScanKill = time.Now()
+		}
 	case x < 48:
 		// supervise of the service, of its logger, or both. The two
 		// may then have been started by different svscan processes:
@@ -547,7 +565,16 @@ func durationEnv(name string, def time.Duration) time.Duration {
 
 // TestChaos: see TESTING.md, "Chaos test". CHAOS_DURATION (default 10s)
 // sets the length of the chaos phase, CHAOS_SEED the random seed.
-func TestChaos(t *testing.T) {
+func TestChaos(t *testing.T) { chaos(t, false) }
+
+// TestChaosInProcess is the chaos test with every supervisor hosted by
+// svscan -i: the kills of supervise processes become kills of svscan.
+func TestChaosInProcess(t *testing.T) {
+	testenv.RequireCgroup(t)
+	chaos(t, true)
+}
+
+func chaos(t *testing.T, inproc bool) {
 	if testing.Short() {
 		t.Skip("chaos run skipped in -short mode")
 	}
@@ -559,7 +586,7 @@ func TestChaos(t *testing.T) {
 	t.Logf("CHAOS_DURATION=%v CHAOS_SEED=%d", duration, seed)
 	rng := rand.New(rand.NewSource(seed))
 
-	w := newWorld(t)
+	w := newWorld(t, inproc)
 	w.startScan()
 	up := func(timeout time.Duration, what string) {
 		t.Helper()
@@ -667,11 +694,18 @@ func TestChaos(t *testing.T) {
 	// svscan may be starting a supervise at this instant (ForkExec holds
 	// a pipe until the exec), or reading its directory: a descriptor that
 	// goes away within a second is not a leak.
+	// Under -i it holds the supervisors' descriptors too: a supervisor
+	// that adopted its service (after svscan was killed) watches it
+	// through one more, its pidfd's copy.
+	bound := scanFD + 1
+	if w.inproc {
+		bound += 2 * len(w.names)
+	}
 	n := testenv.FDCount(w.scanProc.Pid())
-	for deadline := time.Now().Add(time.Second); n > scanFD+1 && time.Now().Before(deadline); n = testenv.FDCount(w.scanProc.Pid()) {
+	for deadline := time.Now().Add(time.Second); n > bound && time.Now().Before(deadline); n = testenv.FDCount(w.scanProc.Pid()) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n > scanFD+1 {
+	if n > bound {
 		w.failf("svscan: %d descriptors, %d before the chaos: %v", n, scanFD, fdList(w.scanProc.Pid()))
 	}
 	t.Logf("descriptors: svscan %d -> %d", scanFD, testenv.FDCount(w.scanProc.Pid()))

@@ -51,13 +51,10 @@ func Main(argv []string, _ io.Reader, _, stderr io.Writer) int {
 	// svscan's work is sequential. Setting GOMAXPROCS also stops the
 	// runtime from re-reading the cgroup CPU limit every second, so an
 	// idle svscan stays asleep between passes.
-	// Under -i the supervisors' work is not: they get every CPU (set
-	// explicitly, for the same reason).
-	if opt.InProcess {
-		runtime.GOMAXPROCS(runtime.NumCPU())
-	} else {
-		runtime.GOMAXPROCS(1)
-	}
+	// Under -i too: the supervisors spend their time in system calls, and
+	// every P more is threads more (one made whenever a system call
+	// blocks), for no measurable gain in a shutdown.
+	runtime.GOMAXPROCS(1)
 	s := NewScanner(stderr, pathexec.Environ())
 	if opt.InProcess {
 		if err := s.hostInProcess(); err != nil {
