@@ -227,7 +227,7 @@ func (s *supervisor) release() {
 	if s.control != nil {
 		s.control.Close()
 	}
-	for _, fd := range []*int{&s.controlW, &s.okFD, &s.lockFD} {
+	for _, fd := range []*int{&s.okFD, &s.lockFD} {
 		if *fd >= 0 {
 			unix.Close(*fd)
 			*fd = -1

@@ -89,13 +89,12 @@ type supervisor struct {
 	exit      bool         // svc -x: exit once the service is down
 	when      tai64.Label  // time of the last state change
 
-	group    *cgroup.Group // the service's own cgroup, where available
-	control  *os.File      // read end of supervise/control
-	controlW int           // its write end, held so that reads never see end of file
-	okFD     int           // read end of supervise/ok, held so that svok sees a supervisor
-	lockFD   int           // supervise/lock, locked
-	stdio    []uintptr     // run's descriptors 0, 1 and 2
-	chld     chan os.Signal
+	group   *cgroup.Group // the service's own cgroup, where available
+	control *os.File      // read end of supervise/control
+	okFD    int           // read end of supervise/ok, held so that svok sees a supervisor
+	lockFD  int           // supervise/lock, locked
+	stdio   []uintptr     // run's descriptors 0, 1 and 2
+	chld    chan os.Signal
 
 	reaper *Reaper       // the host's reaper when hosted with others (host.go), else nil
 	exits  exitQueue     // the exits the reaper collected for this supervisor
@@ -126,7 +125,7 @@ type supervisor struct {
 
 // setup performs 0.76's start-up sequence. It returns 0 or an exit code.
 func (s *supervisor) setup() int {
-	s.dirfd, s.controlW, s.okFD, s.lockFD = -1, -1, -1, -1
+	s.dirfd, s.okFD, s.lockFD = -1, -1, -1
 	s.quit = make(chan struct{})
 	s.exits.C = make(chan struct{}, 1)
 	s.self = os.Getpid()
@@ -142,7 +141,7 @@ func (s *supervisor) setup() int {
 	// of supervisors can share one process.
 	dirfd, err := svdir.OpenDir(s.dir)
 	if err != nil {
-		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to chdir to ", s.dir, ": ", diag.Str(err))
+		return s.fatal("unable to chdir to ", s.dir, ": ", diag.Str(err))
 	}
 	s.dirfd, s.here = dirfd, "/proc/self/fd/"+strconv.Itoa(dirfd)
 	// The supervise process still stays in the service directory, as
@@ -155,13 +154,13 @@ func (s *supervisor) setup() int {
 		err = unix.Fchdir(dirfd)
 	}
 	if err != nil {
-		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to chdir to ", s.dir, ": ", diag.Str(err))
+		return s.fatal("unable to chdir to ", s.dir, ": ", diag.Str(err))
 	}
 	var down unix.Stat_t
 	if err := unix.Fstatat(s.dirfd, svdir.DownFile, &down, 0); err == nil {
 		s.want = svdir.WantDown
 	} else if err != unix.ENOENT {
-		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to stat ", s.dir, "/down: ", diag.Str(err))
+		return s.fatal("unable to stat ", s.dir, "/down: ", diag.Str(err))
 	}
 	s.restoreFailed()
 	svdir.MakeDir(s.here)
@@ -174,20 +173,20 @@ func (s *supervisor) setup() int {
 		if lock >= 0 {
 			unix.Close(lock)
 		}
-		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to acquire ", s.dir, "/", svdir.LockPath, ": ", diag.Str(err))
+		return s.fatal("unable to acquire ", s.dir, "/", svdir.LockPath, ": ", diag.Str(err))
 	}
 	s.lockFD = lock
 	// The lock fd stays open for the life of the process; it is
 	// close-on-exec, so run does not hold it.
 
 	unix.Mkfifoat(s.dirfd, svdir.ControlPath, 0600)
-	rfd, err := s.openFIFO(svdir.ControlPath, unix.O_RDONLY)
+	// One descriptor, open for reading and writing: being a writer too,
+	// its reads never see end of file (0.76 holds a second, write-only
+	// descriptor for that), and a host of many supervisors spends one
+	// descriptor less on each.
+	rfd, err := s.openFIFO(svdir.ControlPath, unix.O_RDWR)
 	if err != nil {
-		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to read ", s.dir, "/", svdir.ControlPath, ": ", fifoErr(err))
-	}
-	// Holding a write end open means reads never see end of file.
-	if s.controlW, err = s.openFIFO(svdir.ControlPath, unix.O_WRONLY); err != nil {
-		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to write ", s.dir, "/", svdir.ControlPath, ": ", fifoErr(err))
+		return s.fatal("unable to read ", s.dir, "/", svdir.ControlPath, ": ", fifoErr(err))
 	}
 	s.control = os.NewFile(uintptr(rfd), svdir.ControlPath)
 
@@ -196,7 +195,11 @@ func (s *supervisor) setup() int {
 	// cgroup of its own, named after the directory's identity.
 	if s.reaper != nil {
 		if err := s.hostedGroup(); err != nil {
-			return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to supervise ", s.dir, ": ", diag.Str(err))
+			text := err.Error()
+			if diag.Errno(err) != 0 {
+				text = diag.Str(err)
+			}
+			return s.fatal("unable to supervise ", s.dir, ": ", text)
 		}
 	} else {
 		proc.SetChildSubreaper()
@@ -220,7 +223,7 @@ func (s *supervisor) setup() int {
 
 	unix.Mkfifoat(s.dirfd, svdir.OKPath, 0600)
 	if s.okFD, err = s.openFIFO(svdir.OKPath, unix.O_RDONLY); err != nil {
-		return diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to read ", s.dir, "/", svdir.OKPath, ": ", fifoErr(err))
+		return s.fatal("unable to read ", s.dir, "/", svdir.OKPath, ": ", fifoErr(err))
 	}
 	return 0
 }
@@ -309,7 +312,27 @@ func (s *supervisor) openFIFO(path string, mode int) (int, error) {
 // fifoErr is the text for an error of openFIFO.
 func fifoErr(err error) string { return svdir.ErrText(err) }
 
-func (s *supervisor) warn(parts ...string) { diag.Warn(s.stderr, prog, parts...) }
+// warn says a warning as supervise ("supervise: warning: ..."), or under
+// svscan -i as svscan, whose process it is.
+func (s *supervisor) warn(parts ...string) { diag.Warn(s.stderr, s.prog(), parts...) }
+
+// fatal says why the supervisor cannot go on and returns supervise's exit
+// code for it; under svscan -i it is a warning of svscan, which goes on
+// with the other services and tries this one again at its next pass.
+func (s *supervisor) fatal(parts ...string) int {
+	if s.reaper != nil {
+		diag.Warn(s.stderr, s.prog(), parts...)
+		return diag.ExitTemp
+	}
+	return diag.Fatal(s.stderr, prog, diag.ExitTemp, parts...)
+}
+
+func (s *supervisor) prog() string {
+	if s.reaper != nil {
+		return "svscan"
+	}
+	return prog
+}
 
 // pid is the pid status shows: the service's process, or 0.
 func (s *supervisor) pid() int {

@@ -104,13 +104,22 @@ func TestInProcess(t *testing.T) {
 
 // TestInProcessPanic: a panic in one hosted supervisor (a test build's
 // injected fault) is recovered and said; its service keeps running and the
-// next pass supervises it again; the other services are untouched.
+// next pass supervises it again; the other services are untouched. A
+// service with a no-cgroup file is not supervised under -i, and svscan says
+// why.
 func TestInProcessPanic(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireCgroup(t)
 	tr := newTree(t, svkitPair)
 	a := tr.service("a", "exec sleep 1000\n", "")
 	b := tr.service("b", "exec sleep 1000\n", "")
+	c := filepath.Join(tr.root, "stage-c")
+	testenv.WriteScript(t, filepath.Join(c, "run"), "exec sleep 1000\n")
+	testenv.WriteFile(t, filepath.Join(c, "no-cgroup"), "", 0644)
+	if err := os.Rename(c, filepath.Join(tr.scan, "c")); err != nil {
+		t.Fatal(err)
+	}
+	c = filepath.Join(tr.scan, "c")
 	t.Setenv("SVKIT_TEST_PANIC", "1")
 	tr.start(testenv.Prog(t, "svscan"), "-i")
 	pa, pb := waitUp(t, a, 10*time.Second), waitUp(t, b, 10*time.Second)
@@ -132,6 +141,12 @@ func TestInProcessPanic(t *testing.T) {
 		ok, _ := svdir.OK(a)
 		return ok && in != nil && in.Pid == pa
 	})
+	testenv.WaitFor(t, 5*time.Second, "c refused", func() bool {
+		return strings.Contains(tr.stderr(), "svscan: warning: unable to supervise c: no-cgroup is present: svscan -i needs a cgroup for every service\n")
+	})
+	if ok, _ := svdir.OK(c); ok || testenv.PidOf(c) != 0 {
+		t.Errorf("c is supervised under -i with a no-cgroup file")
+	}
 	// The adopted service is the host's child, but its death reaches
 	// the new supervisor (through its pidfd).
 	testenv.MustRun(t, testenv.Prog(t, "svc"), "-d", a)

@@ -66,7 +66,8 @@ func Dedup(s string) string {
 }
 
 // OpenFIFO opens name (relative to dirfd, or to the cwd for unix.AT_FDCWD)
-// non-blocking for reading or writing (mode unix.O_RDONLY or O_WRONLY),
+// non-blocking for reading, writing or both (mode unix.O_RDONLY, O_WRONLY
+// or O_RDWR),
 // without following a symlink in the last component, and checks that it is
 // a FIFO. Errors carry the errno of the failed call (ENXIO when opening for
 // writing: no reader, i.e. supervise not running) or are ErrSymlink /
