@@ -41,18 +41,29 @@ func (r *Reaper) Reap() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {
+		e, ok := waitAny()
+		if !ok {
+			return
+		}
+		if s := r.owners[e.pid]; s != nil {
+			delete(r.owners, e.pid)
+			s.exits.Push(e)
+		}
+	}
+}
+
+// waitAny collects one exited child of the process, without blocking.
+func waitAny() (childExit, bool) {
+	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		if pid <= 0 || err != nil {
-			return
+			return childExit{}, false
 		}
-		if s := r.owners[pid]; s != nil {
-			delete(r.owners, pid)
-			s.exits.push(childExit{pid, ws})
-		}
+		return childExit{pid, ws}, true
 	}
 }
 
@@ -85,33 +96,52 @@ type childExit struct {
 	ws  unix.WaitStatus
 }
 
-// exitQueue holds the exits the reaper collected for one supervisor until
-// its event loop takes them: never blocking the reaper, losing none.
-type exitQueue struct {
+// Queue hands values from goroutines that must never block (the reaper, a
+// supervisor that has ended) to one event loop, losing none: the reaper's
+// exits for a supervisor, the ended supervisors for svscan -i.
+type Queue[T any] struct {
 	mu   sync.Mutex
-	list []childExit
-	C    chan struct{} // has a value while list may be non-empty
+	list []T
+	c    chan struct{} // has a value while list may be non-empty
 }
 
-func (q *exitQueue) push(e childExit) {
+// NewQueue returns an empty queue.
+func NewQueue[T any]() *Queue[T] { return &Queue[T]{c: make(chan struct{}, 1)} }
+
+// C delivers when values may be waiting.
+func (q *Queue[T]) C() <-chan struct{} { return q.c }
+
+// Push adds v, without blocking.
+func (q *Queue[T]) Push(v T) {
 	q.mu.Lock()
-	q.list = append(q.list, e)
+	q.list = append(q.list, v)
 	q.mu.Unlock()
 	select {
-	case q.C <- struct{}{}:
+	case q.c <- struct{}{}:
 	default:
 	}
 }
 
-func (q *exitQueue) pop() (childExit, bool) {
+// Pop takes the oldest value, if there is one.
+func (q *Queue[T]) Pop() (T, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	var v T
 	if len(q.list) == 0 {
-		return childExit{}, false
+		return v, false
 	}
-	e := q.list[0]
+	v = q.list[0]
 	q.list = q.list[1:]
-	return e, true
+	return v, true
+}
+
+// Drain takes every value waiting.
+func (q *Queue[T]) Drain() []T {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.list
+	q.list = nil
+	return out
 }
 
 // forkExec starts a child of the service (run, finish, check): through the
@@ -128,19 +158,9 @@ func (s *supervisor) forkExec(argv0 string, argv []string, attr *syscall.ProcAtt
 // service's then).
 func (s *supervisor) nextExit() (childExit, bool) {
 	if s.reaper != nil {
-		return s.exits.pop()
+		return s.exits.Pop()
 	}
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if pid <= 0 || err != nil {
-			return childExit{}, false
-		}
-		return childExit{pid, ws}, true
-	}
+	return waitAny()
 }
 
 // Hosted is a supervisor running in a goroutine of a process that hosts

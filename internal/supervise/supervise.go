@@ -96,9 +96,9 @@ type supervisor struct {
 	stdio   []uintptr     // run's descriptors 0, 1 and 2
 	chld    chan os.Signal
 
-	reaper *Reaper       // the host's reaper when hosted with others (host.go), else nil
-	exits  exitQueue     // the exits the reaper collected for this supervisor
-	quit   chan struct{} // closed when a hosted supervisor ends
+	reaper *Reaper           // the host's reaper when hosted with others (host.go), else nil
+	exits  *Queue[childExit] // the exits the reaper collected for this supervisor
+	quit   chan struct{}     // closed when a hosted supervisor ends
 
 	lastStart time.Time
 	actions   []timedAction // every timer below and elsewhere, with its action
@@ -127,7 +127,7 @@ type supervisor struct {
 func (s *supervisor) setup() int {
 	s.dirfd, s.okFD, s.lockFD = -1, -1, -1
 	s.quit = make(chan struct{})
-	s.exits.C = make(chan struct{}, 1)
+	s.exits = NewQueue[childExit]()
 	s.self = os.Getpid()
 	s.pgrp = unix.Getpgrp()
 	s.sess, _ = unix.Getsid(0)
@@ -387,7 +387,7 @@ func (s *supervisor) loop() {
 		select {
 		case <-chld:
 			s.reap()
-		case <-s.exits.C:
+		case <-s.exits.C():
 			s.reap()
 		case pid := <-s.exited:
 			if s.main != nil && !s.mainChild && s.main.Pid == pid {

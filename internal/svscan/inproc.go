@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,13 +22,11 @@ type inProcess struct {
 	reaper *supervise.Reaper
 	last   int // the last id handed out (-1, -2, ...)
 
-	mu    sync.Mutex
-	ended []int         // ids of supervisors whose supervision ended, not yet reaped
-	C     chan struct{} // has a value while ended may be non-empty
+	ended *supervise.Queue[int] // ids of supervisors whose supervision ended, not yet reaped
 }
 
 func newInProcess() *inProcess {
-	return &inProcess{reaper: supervise.NewReaper(), C: make(chan struct{}, 1)}
+	return &inProcess{reaper: supervise.NewReaper(), ended: supervise.NewQueue[int]()}
 }
 
 // hosted reports whether id is a hosted supervisor's.
@@ -44,30 +41,16 @@ func (h *inProcess) start(dir string, files []uintptr, s *Scanner) int {
 		Stdio:  [3]uintptr{files[0], files[1], files[2]},
 		Stderr: s.stderr,
 		Reaper: h.reaper,
-		Ended:  func() { h.end(id) },
+		Ended:  func() { h.ended.Push(id) },
 	})
 	return id
-}
-
-func (h *inProcess) end(id int) {
-	h.mu.Lock()
-	h.ended = append(h.ended, id)
-	h.mu.Unlock()
-	select {
-	case h.C <- struct{}{}:
-	default:
-	}
 }
 
 // reap collects the exits of the services' children for their supervisors
 // and returns the ids of the supervisors that ended.
 func (h *inProcess) reap() []int {
 	h.reaper.Reap()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := h.ended
-	h.ended = nil
-	return out
+	return h.ended.Drain()
 }
 
 // endedC delivers when a hosted supervisor ended; nil (never) without -i.
@@ -75,7 +58,7 @@ func (s *Scanner) endedC() <-chan struct{} {
 	if s.inproc == nil {
 		return nil
 	}
-	return s.inproc.C
+	return s.inproc.ended.C()
 }
 
 // supervisorPid is the pid a supervisor of id records in supervise/info:
