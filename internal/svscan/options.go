@@ -9,6 +9,8 @@
 // every child as soon as SIGCHLD arrives, and can take the whole tree down in
 // order (services first, then their loggers once the pipe is drained) on
 // SIGTERM or SIGINT: with the -o option, or always when it runs as PID 1.
+// With -i it runs the supervisor of every service and log itself, in its
+// own process, instead of a supervise process each (inproc.go).
 package svscan
 
 import (
