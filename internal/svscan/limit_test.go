@@ -3,6 +3,7 @@ package svscan
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -16,7 +17,13 @@ func TestServiceLimit(t *testing.T) {
 	maxServices = 3
 	defer func() { maxServices = old }()
 	bin := t.TempDir()
-	if err := os.WriteFile(filepath.Join(bin, "supervise"), []byte("#!/bin/sh\nexec sleep 1000\n"), 0755); err != nil {
+	// The stand-in supervise sleeps (sleep named by its path: its PATH is
+	// bin alone), so that every one started is still running when looked at.
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "supervise"), []byte("#!/bin/sh\nexec "+sleep+" 1000\n"), 0755); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
