@@ -278,10 +278,6 @@ func (s *supervisor) release() {
 	}
 }
 
-// stopping reports whether a hosted supervisor has ended; goroutines that
-// deliver events select on it so that none is left blocked.
-func (s *supervisor) stopped() <-chan struct{} { return s.quit }
-
 // reaps reports whether the death of the process in comes to this
 // supervisor through wait4: it is the supervise program's child. A hosted
 // supervisor learns of the processes it did not fork (adopted, or a daemon

@@ -146,35 +146,31 @@ func TestPermafailKeptByNextSupervise(t *testing.T) {
 // TestPermafailCodes: with "3 10 1" only exits with code 1 count: four
 // exits with code 2 restart as usual, then three with code 1 fail it.
 func TestPermafailCodes(t *testing.T) {
-	for _, im := range svkitHosts {
-		t.Run(im.name, func(t *testing.T) {
-			tenfold(t)
-			dir := permafailService(t, `n=$(grep -c . starts)
+	forHosts(t, func(t *testing.T, im impl) {
+		tenfold(t)
+		dir := permafailService(t, `n=$(grep -c . starts)
 [ "$n" -le 4 ] && exit 2
 exit 1
 `, "3 10 1\n")
-			startSupervise(t, im, dir)
-			in := waitFailed(t, dir)
-			if in.FailedReason != "died 3 times in 10 seconds (exit 1)" {
-				t.Errorf("reason %q", in.FailedReason)
-			}
-			stillAt(t, dir, 7, 11*scaledSecond)
-		})
-	}
+		startSupervise(t, im, dir)
+		in := waitFailed(t, dir)
+		if in.FailedReason != "died 3 times in 10 seconds (exit 1)" {
+			t.Errorf("reason %q", in.FailedReason)
+		}
+		stillAt(t, dir, 7, 11*scaledSecond)
+	})
 }
 
 // TestPermafailSignal: a signal in the list counts; the reason names it.
 func TestPermafailSignal(t *testing.T) {
-	for _, im := range svkitHosts {
-		t.Run(im.name, func(t *testing.T) {
-			tenfold(t)
-			dir := permafailService(t, "kill -SEGV $$\nexit 1\n", "2 10 1-2,SIGSEGV\n")
-			startSupervise(t, im, dir)
-			if in := waitFailed(t, dir); in.FailedReason != "died 2 times in 10 seconds (signal SEGV)" || in.ExitSignal != 11 {
-				t.Errorf("info %+v", in)
-			}
-		})
-	}
+	forHosts(t, func(t *testing.T, im impl) {
+		tenfold(t)
+		dir := permafailService(t, "kill -SEGV $$\nexit 1\n", "2 10 1-2,SIGSEGV\n")
+		startSupervise(t, im, dir)
+		if in := waitFailed(t, dir); in.FailedReason != "died 2 times in 10 seconds (signal SEGV)" || in.ExitSignal != 11 {
+			t.Errorf("info %+v", in)
+		}
+	})
 }
 
 // TestPermafailBad: a permafail line that does not parse is said once
@@ -196,44 +192,40 @@ func TestPermafailBad(t *testing.T) {
 // TestFinish125: a finish that exits 125 keeps the service down, wanted
 // down, as svc -d from inside; it is not marked failed; svc -u starts it.
 func TestFinish125(t *testing.T) {
-	for _, im := range svkitHosts {
-		t.Run(im.name, func(t *testing.T) {
-			tenfold(t)
-			dir := countingService(t, "exit 3\n")
-			testenv.WriteScript(t, filepath.Join(dir, "finish"), "echo \"$@\" > finished\nexit 125\n")
-			startSupervise(t, im, dir)
-			testenv.WaitFor(t, wait, "down after finish", func() bool {
-				r, err := svdir.ReadStatusOf(dir)
-				return err == nil && r.Pid == 0 && r.Want == svdir.WantDown && info(dir).State == svdir.StateDown
-			})
-			if got := testenv.ReadFile(t, filepath.Join(dir, "finished")); got != "3 0\n" {
-				t.Errorf("finish got %q", got)
-			}
-			stillAt(t, dir, 1, 5*scaledSecond)
-			if in := info(dir); in.Failed || in.ExitCode != 3 {
-				t.Errorf("info %+v", in)
-			}
-			if got := svstat(t, dir); got != "down S seconds, normally up\n" {
-				t.Errorf("0.76 svstat: %q", got)
-			}
-			testenv.Control(t, dir, "u")
-			testenv.WaitFor(t, wait, "started again", func() bool { return runs(dir) == 2 })
+	forHosts(t, func(t *testing.T, im impl) {
+		tenfold(t)
+		dir := countingService(t, "exit 3\n")
+		testenv.WriteScript(t, filepath.Join(dir, "finish"), "echo \"$@\" > finished\nexit 125\n")
+		startSupervise(t, im, dir)
+		testenv.WaitFor(t, wait, "down after finish", func() bool {
+			r, err := svdir.ReadStatusOf(dir)
+			return err == nil && r.Pid == 0 && r.Want == svdir.WantDown && info(dir).State == svdir.StateDown
 		})
-	}
+		if got := testenv.ReadFile(t, filepath.Join(dir, "finished")); got != "3 0\n" {
+			t.Errorf("finish got %q", got)
+		}
+		stillAt(t, dir, 1, 5*scaledSecond)
+		if in := info(dir); in.Failed || in.ExitCode != 3 {
+			t.Errorf("info %+v", in)
+		}
+		if got := svstat(t, dir); got != "down S seconds, normally up\n" {
+			t.Errorf("0.76 svstat: %q", got)
+		}
+		testenv.Control(t, dir, "u")
+		testenv.WaitFor(t, wait, "started again", func() bool { return runs(dir) == 2 })
+	})
 }
 
 // TestFinishOtherCodes: finish exiting anything but 125 restarts the
 // service as before.
 func TestFinishOtherCodes(t *testing.T) {
-	for _, im := range svkitHosts {
-		t.Run(im.name, func(t *testing.T) {
-			tenfold(t)
-			dir := countingService(t, "exit 3\n")
-			testenv.WriteScript(t, filepath.Join(dir, "finish"), "exit 124\n")
-			startSupervise(t, im, dir)
-			testenv.WaitFor(t, wait, "three starts", func() bool { return runs(dir) >= 3 })
-		})
-	}
+	forHosts(t, func(t *testing.T, im impl) {
+		tenfold(t)
+		dir := countingService(t, "exit 3\n")
+		testenv.WriteScript(t, filepath.Join(dir, "finish"), "exit 124\n")
+		startSupervise(t, im, dir)
+		testenv.WaitFor(t, wait, "three starts", func() bool { return runs(dir) >= 3 })
+	})
 }
 
 // TestMainExitRunsOnce: with a main file saying exit (or empty), the

@@ -43,6 +43,14 @@ var (
 	svkitHosts  = []impl{svkit, svkitHosted}
 )
 
+// forHosts runs test once per host of svkit's supervisor, as a subtest
+// named after it.
+func forHosts(t *testing.T, test func(t *testing.T, im impl)) {
+	for _, im := range svkitHosts {
+		t.Run(im.name, func(t *testing.T) { test(t, im) })
+	}
+}
+
 // service makes a service directory with the given run script body.
 func service(t *testing.T, run string) string {
 	t.Helper()
@@ -465,23 +473,21 @@ func TestRestartRate(t *testing.T) {
 // TestCommandsAtOnce: svkit acts on svc -d right after a start, where 0.76
 // is deaf for a second.
 func TestCommandsAtOnce(t *testing.T) {
-	for _, im := range svkitHosts {
-		t.Run(im.name, func(t *testing.T) {
-			dir := service(t, "exec sleep 1000\n")
-			startSupervise(t, im, dir)
-			for i := 0; i < 3; i++ {
-				r := testenv.WaitStatus(t, wait, dir, "up", isUp)
-				start := time.Now()
-				bringDown(t, dir)
-				testenv.Control(t, dir, "u")
-				r2 := testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
-				if d := time.Since(start); d > 900*time.Millisecond {
-					t.Errorf("down/up round trip took %v", d)
-				}
-				_ = r2
+	forHosts(t, func(t *testing.T, im impl) {
+		dir := service(t, "exec sleep 1000\n")
+		startSupervise(t, im, dir)
+		for i := 0; i < 3; i++ {
+			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
+			start := time.Now()
+			bringDown(t, dir)
+			testenv.Control(t, dir, "u")
+			r2 := testenv.WaitStatus(t, wait, dir, "up again", func(n svdir.Status) bool { return n.Pid != 0 && n.Pid != r.Pid })
+			if d := time.Since(start); d > 900*time.Millisecond {
+				t.Errorf("down/up round trip took %v", d)
 			}
-		})
-	}
+			_ = r2
+		}
+	})
 }
 
 // TestCommandBurst writes 4096 bytes of "c" and then "d" into the control

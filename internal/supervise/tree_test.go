@@ -137,55 +137,51 @@ func TestNoAdoptionOfRecycledPid(t *testing.T) {
 // TestTreeDown: a run that forks (background children, a double-forking
 // daemon) leaves nothing behind after svc -d, with and without a cgroup.
 func TestTreeDown(t *testing.T) {
-	for _, im := range svkitHosts {
-		t.Run(im.name, func(t *testing.T) {
-			for _, mode := range modesOf(im) {
-				t.Run(mode, func(t *testing.T) {
-					m := uniq(t)
-					dir := service(t, fmt.Sprintf(`sleep %[1]s &
+	forHosts(t, func(t *testing.T, im impl) {
+		for _, mode := range modesOf(im) {
+			t.Run(mode, func(t *testing.T) {
+				m := uniq(t)
+				dir := service(t, fmt.Sprintf(`sleep %[1]s &
 sleep %[1]s &
 ( ( setsid sleep %[1]s & ) & )
 echo ready > ready
 wait
 `, m))
-					if mode == "subreaper" {
-						os.WriteFile(filepath.Join(dir, "no-cgroup"), nil, 0644)
-					} else {
-						testenv.RequireRoot(t)
-					}
-					startSupervise(t, im, dir)
-					testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
-					testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
-					waitMarked(t, m, 3, "three sleeps")
-					bringDown(t, dir)
-					waitMarked(t, m, 0, "whole tree gone")
-				})
-			}
-		})
-	}
+				if mode == "subreaper" {
+					os.WriteFile(filepath.Join(dir, "no-cgroup"), nil, 0644)
+				} else {
+					testenv.RequireRoot(t)
+				}
+				startSupervise(t, im, dir)
+				testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
+				testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
+				waitMarked(t, m, 3, "three sleeps")
+				bringDown(t, dir)
+				waitMarked(t, m, 0, "whole tree gone")
+			})
+		}
+	})
 }
 
 // TestTimeoutKill: a run that ignores TERM is killed, with its tree, after
 // timeout-kill milliseconds.
 func TestTimeoutKill(t *testing.T) {
-	for _, im := range svkitHosts {
-		t.Run(im.name, func(t *testing.T) {
-			m := uniq(t)
-			dir := service(t, fmt.Sprintf("trap 'echo TERM >> sigs' TERM\nsleep %s &\necho ready > ready\nwhile :; do sleep 0.05; done\n", m))
-			os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte("300\n"), 0644)
-			startSupervise(t, im, dir)
-			testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
-			testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
-			start := time.Now()
-			testenv.Control(t, dir, "d")
-			testenv.ReadLines(t, wait, filepath.Join(dir, "sigs"))
-			testenv.WaitStatus(t, wait, dir, "down", isDown)
-			if d := time.Since(start); d < 250*time.Millisecond {
-				t.Errorf("killed after %v, before the timeout", d)
-			}
-			waitMarked(t, m, 0, "tree gone")
-		})
-	}
+	forHosts(t, func(t *testing.T, im impl) {
+		m := uniq(t)
+		dir := service(t, fmt.Sprintf("trap 'echo TERM >> sigs' TERM\nsleep %s &\necho ready > ready\nwhile :; do sleep 0.05; done\n", m))
+		os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte("300\n"), 0644)
+		startSupervise(t, im, dir)
+		testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
+		testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
+		start := time.Now()
+		testenv.Control(t, dir, "d")
+		testenv.ReadLines(t, wait, filepath.Join(dir, "sigs"))
+		testenv.WaitStatus(t, wait, dir, "down", isDown)
+		if d := time.Since(start); d < 250*time.Millisecond {
+			t.Errorf("killed after %v, before the timeout", d)
+		}
+		waitMarked(t, m, 0, "tree gone")
+	})
 }
 
 // treeModes are the two ways supervise finds the service's processes.
@@ -235,45 +231,43 @@ func ignoresTerm(m string) string {
 // timeout-kill, or a second without one), so at most the current
 // generation's helper runs; svc -d between restarts ends what is left.
 func TestLeftoversCrashLoop(t *testing.T) {
-	for _, im := range svkitHosts {
-		t.Run(im.name, func(t *testing.T) {
-			fastSchedule(t)
-			for _, mode := range modesOf(im) {
-				for _, tc := range []struct {
-					name        string
-					helper      string // %s: the marker
-					timeoutKill string
-					downEnds    bool // svc -d ends the helper (it does not ignore TERM, or gets KILL)
-				}{
-					{"sleep", "sleep %s &", "", true},
-					{"ignores-TERM", ignoresTerm("%s"), "", false},
-					{"ignores-TERM,timeout-kill", ignoresTerm("%s"), "300", true},
-				} {
-					t.Run(mode+"/"+tc.name, func(t *testing.T) {
-						m := uniq(t)
-						dir := treeService(t, mode, "echo start >> starts\n"+fmt.Sprintf(tc.helper, m)+"\nexit 1\n")
-						if tc.timeoutKill != "" {
-							os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte(tc.timeoutKill+"\n"), 0644)
+	forHosts(t, func(t *testing.T, im impl) {
+		fastSchedule(t)
+		for _, mode := range modesOf(im) {
+			for _, tc := range []struct {
+				name        string
+				helper      string // %s: the marker
+				timeoutKill string
+				downEnds    bool // svc -d ends the helper (it does not ignore TERM, or gets KILL)
+			}{
+				{"sleep", "sleep %s &", "", true},
+				{"ignores-TERM", ignoresTerm("%s"), "", false},
+				{"ignores-TERM,timeout-kill", ignoresTerm("%s"), "300", true},
+			} {
+				t.Run(mode+"/"+tc.name, func(t *testing.T) {
+					m := uniq(t)
+					dir := treeService(t, mode, "echo start >> starts\n"+fmt.Sprintf(tc.helper, m)+"\nexit 1\n")
+					if tc.timeoutKill != "" {
+						os.WriteFile(filepath.Join(dir, "timeout-kill"), []byte(tc.timeoutKill+"\n"), 0644)
+					}
+					startSupervise(t, im, dir)
+					testenv.WaitFor(t, wait, "three starts", func() bool {
+						if n := len(marked(m)); n > 1 {
+							t.Fatalf("%d helpers running after %d starts", n, starts(dir))
 						}
-						startSupervise(t, im, dir)
-						testenv.WaitFor(t, wait, "three starts", func() bool {
-							if n := len(marked(m)); n > 1 {
-								t.Fatalf("%d helpers running after %d starts", n, starts(dir))
-							}
-							return starts(dir) >= 3
-						})
-						if !tc.downEnds {
-							return
-						}
-						testenv.WaitStatus(t, wait, dir, "between restarts", isDown)
-						testenv.Control(t, dir, "d")
-						testenv.WaitStatus(t, wait, dir, "wanted down", func(r svdir.Status) bool { return r.Pid == 0 && r.Want == svdir.WantDown })
-						waitMarked(t, m, 0, "every helper gone")
+						return starts(dir) >= 3
 					})
-				}
+					if !tc.downEnds {
+						return
+					}
+					testenv.WaitStatus(t, wait, dir, "between restarts", isDown)
+					testenv.Control(t, dir, "d")
+					testenv.WaitStatus(t, wait, dir, "wanted down", func(r svdir.Status) bool { return r.Pid == 0 && r.Want == svdir.WantDown })
+					waitMarked(t, m, 0, "every helper gone")
+				})
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestLeftoversExit: svc -dx sent between restarts of a run that leaves a
@@ -306,34 +300,32 @@ func TestLeftoversExit(t *testing.T) {
 // left a helper that ignores TERM (wanted down without timeout-kill, it
 // stays) end it before run starts again: one helper, the new run's.
 func TestLeftoversBeforeStart(t *testing.T) {
-	for _, im := range svkitHosts {
-		t.Run(im.name, func(t *testing.T) {
-			for _, mode := range modesOf(im) {
-				for _, cmd := range []string{"u", "o"} {
-					t.Run(mode+"/"+cmd, func(t *testing.T) {
-						m := uniq(t)
-						dir := treeService(t, mode, "echo start >> starts\n"+ignoresTerm(m)+"\nexec sleep 1"+m+"\n")
-						startSupervise(t, im, dir)
-						waitMarked(t, m, 2, "run and its helper")
-						testenv.ReadLines(t, wait, filepath.Join(dir, "helpers"))
-						old := marked(m)
-						bringDown(t, dir)
-						waitMarked(t, m, 1, "run gone, the helper left")
-						testenv.Control(t, dir, cmd)
-						testenv.WaitStatus(t, wait, dir, "up again", isUp)
-						testenv.WaitFor(t, wait, "the new run and its helper", func() bool {
-							return starts(dir) == 2 && len(marked(m)) == 2
-						})
-						for _, pid := range old {
-							if testenv.Alive(pid) {
-								t.Fatalf("the old run's process %d still runs beside the new run", pid)
-							}
-						}
+	forHosts(t, func(t *testing.T, im impl) {
+		for _, mode := range modesOf(im) {
+			for _, cmd := range []string{"u", "o"} {
+				t.Run(mode+"/"+cmd, func(t *testing.T) {
+					m := uniq(t)
+					dir := treeService(t, mode, "echo start >> starts\n"+ignoresTerm(m)+"\nexec sleep 1"+m+"\n")
+					startSupervise(t, im, dir)
+					waitMarked(t, m, 2, "run and its helper")
+					testenv.ReadLines(t, wait, filepath.Join(dir, "helpers"))
+					old := marked(m)
+					bringDown(t, dir)
+					waitMarked(t, m, 1, "run gone, the helper left")
+					testenv.Control(t, dir, cmd)
+					testenv.WaitStatus(t, wait, dir, "up again", isUp)
+					testenv.WaitFor(t, wait, "the new run and its helper", func() bool {
+						return starts(dir) == 2 && len(marked(m)) == 2
 					})
-				}
+					for _, pid := range old {
+						if testenv.Alive(pid) {
+							t.Fatalf("the old run's process %d still runs beside the new run", pid)
+						}
+					}
+				})
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestLeftoversSpareFinish: ending what a run left behind never ends
@@ -358,52 +350,48 @@ func TestLeftoversSpareFinish(t *testing.T) {
 
 // TestDownSignal: svc -d sends the signal named in down-signal.
 func TestDownSignal(t *testing.T) {
-	for _, im := range svkitHosts {
-		t.Run(im.name, func(t *testing.T) {
-			dir := service(t, "trap 'echo QUIT >> sigs; exit 0' QUIT\ntrap 'echo TERM >> sigs' TERM\necho ready > ready\nwhile :; do sleep 0.05; done\n")
-			os.WriteFile(filepath.Join(dir, "down-signal"), []byte("SIGQUIT\n"), 0644)
-			startSupervise(t, im, dir)
-			testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
-			testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
-			bringDown(t, dir)
-			if b, _ := os.ReadFile(filepath.Join(dir, "sigs")); string(b) != "QUIT\n" {
-				t.Errorf("signals seen: %q", b)
-			}
-		})
-	}
+	forHosts(t, func(t *testing.T, im impl) {
+		dir := service(t, "trap 'echo QUIT >> sigs; exit 0' QUIT\ntrap 'echo TERM >> sigs' TERM\necho ready > ready\nwhile :; do sleep 0.05; done\n")
+		os.WriteFile(filepath.Join(dir, "down-signal"), []byte("SIGQUIT\n"), 0644)
+		startSupervise(t, im, dir)
+		testenv.WaitStatus(t, wait, dir, "up", isUp) // run may write its files before status shows it
+		testenv.ReadLines(t, wait, filepath.Join(dir, "ready"))
+		bringDown(t, dir)
+		if b, _ := os.ReadFile(filepath.Join(dir, "sigs")); string(b) != "QUIT\n" {
+			t.Errorf("signals seen: %q", b)
+		}
+	})
 }
 
 // TestPidfile: a daemon that double-forks and writes a pid file is followed
 // as the service: status shows it, svc reaches it, its death restarts run.
 func TestPidfile(t *testing.T) {
-	for _, im := range svkitHosts {
-		t.Run(im.name, func(t *testing.T) {
-			m := uniq(t)
-			dir := service(t, fmt.Sprintf(`echo start >> starts
+	forHosts(t, func(t *testing.T, im impl) {
+		m := uniq(t)
+		dir := service(t, fmt.Sprintf(`echo start >> starts
 ( ( exec /bin/sh -c 'trap "echo HUP >> hups" HUP; echo $$ > daemon.pid; while :; do sleep 0.05; done' %s ) & )
 exit 0
 `, m))
-			os.WriteFile(filepath.Join(dir, "pidfile"), []byte("daemon.pid\n"), 0644)
-			startSupervise(t, im, dir)
-			var daemon int
-			testenv.WaitFor(t, wait, "following the daemon", func() bool {
-				b, _ := os.ReadFile(filepath.Join(dir, "daemon.pid"))
-				daemon, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-				r, err := svdir.ReadStatusOf(dir)
-				return err == nil && daemon != 0 && r.Pid == daemon
-			})
-			testenv.Control(t, dir, "h")
-			testenv.ReadLines(t, wait, filepath.Join(dir, "hups"))
-			syscall.Kill(daemon, syscall.SIGKILL)
-			testenv.WaitFor(t, wait, "restart", func() bool {
-				b, _ := os.ReadFile(filepath.Join(dir, "starts"))
-				return string(b) == "start\nstart\n"
-			})
-			r := testenv.WaitStatus(t, wait, dir, "new daemon followed", func(r svdir.Status) bool { return r.Pid != 0 && r.Pid != daemon })
-			bringDown(t, dir)
-			testenv.WaitFor(t, wait, "daemon gone", func() bool { return !testenv.Alive(r.Pid) })
+		os.WriteFile(filepath.Join(dir, "pidfile"), []byte("daemon.pid\n"), 0644)
+		startSupervise(t, im, dir)
+		var daemon int
+		testenv.WaitFor(t, wait, "following the daemon", func() bool {
+			b, _ := os.ReadFile(filepath.Join(dir, "daemon.pid"))
+			daemon, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			r, err := svdir.ReadStatusOf(dir)
+			return err == nil && daemon != 0 && r.Pid == daemon
 		})
-	}
+		testenv.Control(t, dir, "h")
+		testenv.ReadLines(t, wait, filepath.Join(dir, "hups"))
+		syscall.Kill(daemon, syscall.SIGKILL)
+		testenv.WaitFor(t, wait, "restart", func() bool {
+			b, _ := os.ReadFile(filepath.Join(dir, "starts"))
+			return string(b) == "start\nstart\n"
+		})
+		r := testenv.WaitStatus(t, wait, dir, "new daemon followed", func(r svdir.Status) bool { return r.Pid != 0 && r.Pid != daemon })
+		bringDown(t, dir)
+		testenv.WaitFor(t, wait, "daemon gone", func() bool { return !testenv.Alive(r.Pid) })
+	})
 }
 
 // TestPidfileKilledWhileFollowing: a supervise killed after run exited 0
