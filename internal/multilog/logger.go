@@ -65,7 +65,7 @@ type Logger struct {
 
 	term, alrm atomic.Bool
 	sigR, sigW int
-	sigCh      chan os.Signal
+	sigCh      []chan os.Signal // TERM, ALRM
 	sigDone    chan struct{}
 }
 
@@ -169,8 +169,10 @@ func (m *Logger) release() {
 		}
 	}
 	if m.sigCh != nil {
-		signal.Stop(m.sigCh)
-		close(m.sigCh)
+		for _, ch := range m.sigCh {
+			signal.Stop(ch)
+		}
+		close(m.sigCh[0]) // ends the goroutine
 		<-m.sigDone
 	}
 	if m.sigR >= 0 {
@@ -188,16 +190,26 @@ func (m *Logger) catchSignals() error {
 		return err
 	}
 	m.sigR, m.sigW = p[0], p[1]
-	ch := make(chan os.Signal, 4)
-	m.sigCh, m.sigDone = ch, make(chan struct{})
-	signal.Notify(ch, syscall.SIGTERM, syscall.SIGALRM)
+	// One channel per signal: a burst of ALRM cannot fill the one TERM
+	// comes through and have the runtime drop it.
+	term, alrm := make(chan os.Signal, 1), make(chan os.Signal, 1)
+	m.sigCh, m.sigDone = []chan os.Signal{term, alrm}, make(chan struct{})
+	signal.Notify(term, syscall.SIGTERM)
+	signal.Notify(alrm, syscall.SIGALRM)
 	w := m.sigW
 	go func() {
 		defer close(m.sigDone)
-		for s := range ch {
-			if s == syscall.SIGTERM {
+		for {
+			select {
+			case _, ok := <-term:
+				if !ok {
+					return
+				}
 				m.term.Store(true)
-			} else {
+			case _, ok := <-alrm:
+				if !ok {
+					return
+				}
 				m.alrm.Store(true)
 			}
 			unix.Write(w, []byte{1})

@@ -74,11 +74,7 @@ func chdir(dir string) error {
 // processes live on), as in 0.76. With ordered set, the end of the main
 // service (main.go) also ends the tree, and Run returns its exit code.
 func (s *Scanner) Run(ordered bool, killAfter time.Duration) int {
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, unix.SIGCHLD, unix.SIGALRM)
-	if ordered {
-		signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
-	}
+	sigs := notifySignals(ordered)
 	created := watchDir()
 	clk := newClock()
 	// Every thread svscan will need, made before a service can fill a
@@ -103,15 +99,12 @@ func (s *Scanner) Run(ordered bool, killAfter time.Duration) int {
 			return code
 		}
 		select {
-		case sig := <-sigs:
-			switch sig {
-			case unix.SIGCHLD:
-				s.Reap()
-			case unix.SIGALRM:
-				pass()
-			case unix.SIGTERM, unix.SIGINT:
-				return s.stoppedCode(s.Shutdown(sigs, killAfter))
-			}
+		case <-sigs.chld:
+			s.Reap()
+		case <-sigs.alrm:
+			pass()
+		case <-sigs.stop:
+			return s.stoppedCode(s.Shutdown(sigs, killAfter))
 		case <-created:
 			if time.Until(due) > settle {
 				reset(settle)
@@ -123,4 +116,26 @@ func (s *Scanner) Run(ordered bool, killAfter time.Duration) int {
 		case <-s.main.C:
 		}
 	}
+}
+
+// signals delivers the signals svscan acts on, one channel each. A
+// channel of one is enough: a signal that arrives while one of its kind
+// is still waiting asks for nothing more. With one channel for all of
+// them, a burst of SIGCHLD while svscan was busy could fill it and the
+// runtime would drop a SIGTERM that came meanwhile, and the ordered
+// shutdown it asked for would never start.
+type signals struct {
+	chld, alrm, stop chan os.Signal
+}
+
+// notifySignals starts the delivery of SIGCHLD and SIGALRM, and of
+// SIGTERM and SIGINT (stop) when ordered is set.
+func notifySignals(ordered bool) signals {
+	s := signals{chld: make(chan os.Signal, 1), alrm: make(chan os.Signal, 1), stop: make(chan os.Signal, 1)}
+	signal.Notify(s.chld, unix.SIGCHLD)
+	signal.Notify(s.alrm, unix.SIGALRM)
+	if ordered {
+		signal.Notify(s.stop, unix.SIGTERM, unix.SIGINT)
+	}
+	return s
 }

@@ -36,7 +36,7 @@ const retry = 50 * time.Millisecond
 // has gone, so dependents stop first and what they need after them.
 // Services outside any dependency, a tree without needs/ included, all go
 // at once, as before.
-func (s *Scanner) Shutdown(sigs <-chan os.Signal, killAfter time.Duration) int {
+func (s *Scanner) Shutdown(sigs signals, killAfter time.Duration) int {
 	deadline := time.NewTimer(killAfter)
 	defer deadline.Stop()
 	tick := time.NewTicker(retry)
@@ -47,10 +47,8 @@ func (s *Scanner) Shutdown(sigs <-chan os.Signal, killAfter time.Duration) int {
 	for !s.advance(full) {
 		full = false
 		select {
-		case sig := <-sigs:
-			if sig == unix.SIGCHLD {
-				s.Reap()
-			}
+		case <-sigs.chld:
+			s.Reap()
 		case <-tick.C:
 			s.Reap()
 			full = true
