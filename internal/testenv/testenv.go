@@ -51,9 +51,10 @@ func Root() string {
 }
 
 // Bin builds every program under cmd/ (once per test process, static, as
-// the release builds them) and returns the directory that holds them. The
-// directory is removed when the test process exits only if the OS cleans
-// its temp dir; it is small.
+// the release builds them) and returns the directory that holds them. A
+// test binary has no exit hook, so the directory holds a lock for as long
+// as its test process lives, and the next test process that builds
+// removes every such directory whose lock is free.
 func Bin(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -62,6 +63,15 @@ func Bin(t testing.TB) string {
 		dir, err := os.MkdirTemp("", "svkit-bin-")
 		if err != nil {
 			buildErr = err
+			return
+		}
+		// Held (close-on-exec) until this process exits.
+		lock, err := syscall.Open(filepath.Join(dir, binLock), syscall.O_RDONLY|syscall.O_CREAT|syscall.O_CLOEXEC, 0600)
+		if err == nil {
+			err = syscall.Flock(lock, syscall.LOCK_SH)
+		}
+		if err != nil {
+			buildErr = fmt.Errorf("lock %s: %w", dir, err)
 			return
 		}
 		if _, err := build(dir, "./cmd/..."); err != nil {
@@ -83,15 +93,36 @@ func Bin(t testing.TB) string {
 	return binDir
 }
 
-// removeStaleBins removes program dirs that earlier test processes left
-// behind more than an hour ago (a test binary has no exit hook of its own).
+// binLock is the file in a program directory that its test process holds
+// locked while it lives.
+const binLock = ".lock"
+
+// removeStaleBins removes the program directories of test processes that
+// have exited: their lock is free. A directory without a lock, or one a
+// minute old at most (its process may be between creating and locking
+// it), is removed only after an hour.
 func removeStaleBins() {
 	old, _ := filepath.Glob(filepath.Join(os.TempDir(), "svkit-bin-*"))
 	for _, d := range old {
-		if st, err := os.Stat(d); err == nil && time.Since(st.ModTime()) > time.Hour {
+		st, err := os.Stat(d)
+		if err != nil {
+			continue
+		}
+		age := time.Since(st.ModTime())
+		if age > time.Hour || (age > time.Minute && lockFree(filepath.Join(d, binLock))) {
 			os.RemoveAll(d)
 		}
 	}
+}
+
+// lockFree reports whether the lock file name exists and nobody holds it.
+func lockFree(name string) bool {
+	fd, err := syscall.Open(name, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	defer syscall.Close(fd)
+	return syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB) == nil
 }
 
 // closeInherited marks every descriptor the test process inherited above
