@@ -16,7 +16,8 @@ import (
 // DIR/supervise/logpipe, created 0600 (with supervise/) where missing, and
 // a second open of it reaches the same pipe; anything else at that path
 // (a planted FIFO open to others, a regular file, a symlink, or no
-// supervise directory to put it in) gives an anonymous pipe.
+// supervise directory to put it in) gives an anonymous pipe, and a warning
+// that says why.
 func TestLogPipe(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -46,7 +47,7 @@ func TestLogPipe(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(svc, svdir.LogPipePath), nil, 0600); err != nil {
 				t.Fatal(err)
 			}
-		}},
+		}, warned: "; using an anonymous pipe"},
 		{name: "symlink", setup: func(t *testing.T, svc string) {
 			mkdir(t, filepath.Join(svc, "supervise"))
 			other := filepath.Join(svc, "other")
@@ -56,12 +57,12 @@ func TestLogPipe(t *testing.T) {
 			if err := os.Symlink(other, filepath.Join(svc, svdir.LogPipePath)); err != nil {
 				t.Fatal(err)
 			}
-		}},
+		}, warned: "; using an anonymous pipe"},
 		{name: "supervise is a file", setup: func(t *testing.T, svc string) {
 			if err := os.WriteFile(filepath.Join(svc, "supervise"), nil, 0600); err != nil {
 				t.Fatal(err)
 			}
-		}},
+		}, warned: "; using an anonymous pipe"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			scan := t.TempDir()

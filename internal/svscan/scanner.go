@@ -256,9 +256,13 @@ func logPipe(fn string, warn func(...string)) (r, w int, err error) {
 	if err == nil {
 		return r, w, nil
 	}
-	if err == errForeignFIFO {
-		warn("unable to use ", fn, "/", svdir.LogPipePath, ": ", err.Error(), "; using an anonymous pipe")
+	// Said whatever the cause: an anonymous pipe does not outlive
+	// svscan, so lines can then be lost where the FIFO keeps them.
+	why := err.Error()
+	if diag.Errno(err) != 0 {
+		why = diag.Str(err)
 	}
+	warn("unable to use ", fn, "/", svdir.LogPipePath, ": ", why, "; using an anonymous pipe")
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		return -1, -1, err
