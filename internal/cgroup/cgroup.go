@@ -15,11 +15,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Group is one cgroup v2 directory.
+// Group is one cgroup v2 directory. It holds no descriptor: a host of a
+// thousand supervisors would otherwise keep a thousand directories open.
+// Each operation opens what it needs, by path below the root-owned cgroup
+// mount, without following symbolic links.
 type Group struct {
 	Path string // absolute path in the cgroup file system
 	rel  string // path as /proc/PID/cgroup shows it
-	fd   int    // the directory, for CLONE_INTO_CGROUP
 }
 
 // ErrUnavailable means there is no cgroup v2 hierarchy to use.
@@ -100,20 +102,36 @@ func open(name string) (*Group, error) {
 	if err := unix.Mkdir(path, 0755); err != nil && err != unix.EEXIST {
 		return nil, err
 	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	g := &Group{Path: path, rel: rel}
+	fd, err := g.Dir()
 	if err != nil {
 		return nil, err
 	}
+	defer unix.Close(fd)
 	// A cgroup must be writable for processes to be moved into it.
 	if err := unix.Faccessat(fd, "cgroup.procs", unix.W_OK, 0); err != nil {
-		unix.Close(fd)
 		return nil, err
 	}
-	return &Group{Path: path, rel: rel, fd: fd}, nil
+	return g, nil
 }
 
-// Fd returns the open cgroup directory, for SysProcAttr.CgroupFD.
-func (g *Group) Fd() int { return g.fd }
+// Dir opens the cgroup's directory, for SysProcAttr.CgroupFD; the caller
+// closes it. A cgroup removed meanwhile (it was empty) is made again.
+func (g *Group) Dir() (int, error) {
+	fd, err := unix.Open(g.Path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err == unix.ENOENT {
+		if err := unix.Mkdir(g.Path, 0755); err != nil && err != unix.EEXIST {
+			return -1, err
+		}
+		fd, err = unix.Open(g.Path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	}
+	return fd, err
+}
+
+// openFile opens one of the cgroup's files.
+func (g *Group) openFile(name string, flags int) (int, error) {
+	return unix.Open(g.Path+"/"+name, flags|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+}
 
 // Procs lists the pids in the cgroup.
 func (g *Group) Procs() []int {
@@ -165,7 +183,7 @@ func (g *Group) Freeze(frozen bool) error {
 // frozen too, by the time the group is frozen, so a list of the members
 // read after WaitFrozen misses nothing.
 func (g *Group) WaitFrozen(d time.Duration) bool {
-	fd, err := unix.Openat(g.fd, "cgroup.events", unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	fd, err := g.openFile("cgroup.events", unix.O_RDONLY)
 	if err != nil {
 		return false
 	}
@@ -203,7 +221,7 @@ func (g *Group) Populated() bool {
 }
 
 func (g *Group) write(name, v string) error {
-	fd, err := unix.Openat(g.fd, name, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	fd, err := g.openFile(name, unix.O_WRONLY)
 	if err != nil {
 		return err
 	}
@@ -212,17 +230,7 @@ func (g *Group) write(name, v string) error {
 	return err
 }
 
-// Remove removes the (empty) cgroup and closes it.
+// Remove removes the (empty) cgroup.
 func (g *Group) Remove() error {
-	unix.Close(g.fd)
-	g.fd = -1
 	return unix.Rmdir(g.Path)
-}
-
-// Close closes the cgroup directory, leaving the cgroup in place.
-func (g *Group) Close() {
-	if g.fd >= 0 {
-		unix.Close(g.fd)
-		g.fd = -1
-	}
 }

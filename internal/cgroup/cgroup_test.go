@@ -16,8 +16,13 @@ func TestGroup(t *testing.T) {
 	g, err := Open("svkit-test-group")
 	testenv.Require(t, err == nil, "no writable cgroup v2 hierarchy")
 	defer g.Remove()
+	dir, err := g.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(dir)
 	cmd := exec.Command("/bin/sh", "-c", "sleep 1000 & sleep 1000 & wait")
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: g.Fd()}
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: dir}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +47,7 @@ func TestGroup(t *testing.T) {
 	testenv.WaitFor(t, 5*time.Second, "empty group", func() bool { return !g.Populated() })
 	// The group is still usable for new processes.
 	again := exec.Command("/bin/true")
-	again.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: g.Fd()}
+	again.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: dir}
 	if err := again.Run(); err != nil {
 		t.Fatalf("start into the group again: %v", err)
 	}

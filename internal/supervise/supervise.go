@@ -519,8 +519,6 @@ func (s *supervisor) command(c byte) {
 	}
 }
 
-// signal sends sig to the service's process, if it is up, through its
-// pidfd: a recycled pid is never signalled.
 // stopMain sends the running service its down signal (down-signal, or
 // TERM) and CONT, as svc -d does, and arms the kill timer.
 func (s *supervisor) stopMain() {
@@ -535,6 +533,8 @@ func (s *supervisor) stopMain() {
 	s.armKill()
 }
 
+// signal sends sig to the service's process, if it is up, through its
+// pidfd: a recycled pid is never signalled.
 func (s *supervisor) signal(sig unix.Signal) {
 	if s.main != nil {
 		s.main.Signal(sig)
@@ -751,8 +751,13 @@ func (s *supervisor) fork(files []uintptr, env []string) (pid, pidfd int, err er
 		pidfd := -1
 		sys := &syscall.SysProcAttr{PidFD: &pidfd}
 		if useGroup {
+			dir, err := s.group.Dir()
+			if err != nil {
+				return -1, -1, err
+			}
+			defer unix.Close(dir)
 			sys.UseCgroupFD = true
-			sys.CgroupFD = s.group.Fd()
+			sys.CgroupFD = dir
 		}
 		pid, err := s.forkExec("./run", runArgv, &syscall.ProcAttr{
 			Dir:   s.here,
@@ -771,7 +776,6 @@ func (s *supervisor) fork(files []uintptr, env []string) (pid, pidfd int, err er
 	}
 	if pid, pidfd, err2 := try(false); err2 == nil {
 		s.warn("unable to start ", s.dir, "/run in cgroup ", s.group.Path, ": ", diag.Str(err), "; not using cgroups")
-		s.group.Close()
 		s.group = nil
 		return pid, pidfd, nil
 	}

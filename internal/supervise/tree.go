@@ -84,6 +84,11 @@ const frozenWait = 200 * time.Millisecond
 // escapes by forking (a fork bomb would fill every slot the signals free),
 // and the signals take effect at once when it is thawed.
 func (s *supervisor) signalTree(sigs ...unix.Signal) {
+	if len(s.tree()) == 0 {
+		// Nothing to freeze for: an empty cgroup stays empty, since
+		// only its members (and supervise's start) put processes in.
+		return
+	}
 	defer s.freeze()()
 	s.signalAll(s.tree(), sigs...)
 }
@@ -144,9 +149,15 @@ type leftovers struct {
 // endLeftovers sends the down signal and CONT to what is left of the
 // service and reports whether anything was.
 func (s *supervisor) endLeftovers() bool {
-	// Listed and signalled frozen, so that none escapes by forking.
-	defer s.freeze()()
 	ids := s.tree()
+	if len(ids) > 0 {
+		// Listed again and signalled frozen, so that none escapes
+		// by forking. An empty tree needs no freezing (see
+		// signalTree): the common case, a service whose one process
+		// has exited, costs one read of cgroup.procs.
+		defer s.freeze()()
+		ids = s.tree()
+	}
 	if len(ids) == 0 {
 		s.endedAt = time.Time{}
 		return false

@@ -82,7 +82,6 @@ func killHosted(dir string) {
 	if err != nil {
 		return
 	}
-	defer g.Close()
 	// Frozen, so that nothing forks meanwhile (see cgroup.Freeze).
 	g.Freeze(true)
 	g.WaitFrozen(100 * time.Millisecond)
@@ -102,7 +101,6 @@ func (s *Scanner) hostInProcess() error {
 		return fmt.Errorf("a writable cgroup v2 hierarchy is needed: %w", err)
 	}
 	g.Remove()
-	g.Close()
 	proc.SetChildSubreaper()
 	s.inproc = newInProcess()
 	return nil
