@@ -41,8 +41,14 @@ func (s *supervisor) startFailed(err error) {
 	s.extDirty = true
 	switch {
 	case s.sameFailures <= sameFailuresSaid:
-		// In 0.76 the forked child reports the failed exec and exits 111.
-		diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to start ", s.dir, "/run: ", diag.Str(err))
+		// In 0.76 the forked child reports the failed exec and exits
+		// 111. Under svscan -i there is no supervise to speak: svscan
+		// warns.
+		if s.reaper != nil {
+			s.warn("unable to start ", s.dir, "/run: ", diag.Str(err))
+		} else {
+			diag.Fatal(s.stderr, prog, diag.ExitTemp, "unable to start ", s.dir, "/run: ", diag.Str(err))
+		}
 	case now.Sub(s.summarizedAt) >= failureSummary:
 		s.summarizedAt = now
 		s.warn("unable to start ", s.dir, "/run: ", cause, " (", strconv.Itoa(s.sameFailures),

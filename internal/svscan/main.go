@@ -73,7 +73,7 @@ func (s *Scanner) findMain() {
 // isFile reports whether name is a regular file (not following a symlink).
 func isFile(name string) bool {
 	var st unix.Stat_t
-	return unix.Lstat(name, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG
+	return rawLstat(name, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG
 }
 
 // mainEnded reports whether the main service ran and ended for good, and

@@ -13,3 +13,8 @@ import (
 func rawStat(path string, st *unix.Stat_t) error {
 	return eintr.Do(func() error { return unix.Stat(path, st) })
 }
+
+// rawLstat is lstat(2).
+func rawLstat(path string, st *unix.Stat_t) error {
+	return eintr.Do(func() error { return unix.Lstat(path, st) })
+}

@@ -17,3 +17,13 @@ func rawStat(path string, st *unix.Stat_t) error {
 	_, err = rawSyscall(unix.SYS_NEWFSTATAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(st)), 0)
 	return err
 }
+
+// rawLstat is lstat(2) without waking sysmon.
+func rawLstat(path string, st *unix.Stat_t) error {
+	p, err := unix.BytePtrFromString(path)
+	if err != nil {
+		return err
+	}
+	_, err = rawSyscall(unix.SYS_NEWFSTATAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(st)), unix.AT_SYMLINK_NOFOLLOW)
+	return err
+}
