@@ -55,11 +55,11 @@ func uniq(t *testing.T) string {
 	return m
 }
 
-// TestReadopt: after supervise is SIGKILLed, the supervise that replaces it
-// re-adopts the running service instead of starting a second copy; 0.76
-// starts a duplicate.
+// TestReadopt: after supervise (or svscan -i, the host of the supervisor)
+// is SIGKILLed, the one that replaces it re-adopts the running service
+// instead of starting a second copy; 0.76 starts a duplicate.
 func TestReadopt(t *testing.T) {
-	for _, im := range both {
+	for _, im := range hosts {
 		t.Run(im.name, func(t *testing.T) {
 			m := uniq(t)
 			dir := service(t, "echo start >> starts\nexec sleep "+m+"\n")
@@ -402,57 +402,62 @@ exit 0
 // while it waits for the pid file, the record says a start is under way
 // and the successor finds the daemon in the cgroup. Trigger files let the
 // test say when run exits (go) and when the daemon writes its pid (go2).
+// Under svscan -i, the host is stopped and killed instead.
 func TestPidfileKilledWhileFollowing(t *testing.T) {
 	requireGroup(t)
-	for _, beforeReap := range []bool{true, false} {
-		t.Run(fmt.Sprintf("before-reap=%v", beforeReap), func(t *testing.T) {
-			m := uniq(t)
-			dir := service(t, fmt.Sprintf(`echo start >> starts
+	forHosts(t, func(t *testing.T, im impl) {
+		for _, beforeReap := range []bool{true, false} {
+			t.Run(fmt.Sprintf("before-reap=%v", beforeReap), func(t *testing.T) { pidfileKilledWhileFollowing(t, im, beforeReap) })
+		}
+	})
+}
+
+func pidfileKilledWhileFollowing(t *testing.T, im impl, beforeReap bool) {
+	m := uniq(t)
+	dir := service(t, fmt.Sprintf(`echo start >> starts
 ( ( exec /bin/sh -c 'while [ ! -e go2 ]; do sleep 0.01; done; echo $$ > daemon.pid; while :; do sleep 0.05; done' %s ) & )
 while [ ! -e go ]; do sleep 0.01; done
 exit 0
 `, m))
-			os.WriteFile(filepath.Join(dir, "pidfile"), []byte("daemon.pid\n"), 0644)
-			touch := func(name string) { os.WriteFile(filepath.Join(dir, name), nil, 0644) }
-			p := startSupervise(t, svkit, dir)
-			r := testenv.WaitStatus(t, wait, dir, "up", isUp)
-			// The daemon execs with the mark in its arguments after run
-			// forked it: under load, later than run's next lines.
-			waitMarked(t, m, 1, "the daemon started")
-			if beforeReap {
-				syscall.Kill(p.Pid(), syscall.SIGSTOP)
-				touch("go")
-				testenv.WaitFor(t, wait, "run exited, not reaped", func() bool { return testenv.ProcState(r.Pid) == 'Z' })
-				p.KillAndWait(t, syscall.SIGKILL)
-				if b, _ := os.ReadFile(filepath.Join(dir, svdir.ProcessPath)); !strings.HasPrefix(string(b), strconv.Itoa(r.Pid)+" ") {
-					t.Fatalf("record %q does not name run %d", b, r.Pid)
-				}
-			} else {
-				touch("go")
-				testenv.WaitFor(t, wait, "run exited, daemon awaited", func() bool {
-					b, _ := os.ReadFile(filepath.Join(dir, svdir.ProcessPath))
-					return strings.HasPrefix(string(b), "0 ")
-				})
-				p.KillAndWait(t, syscall.SIGKILL)
-			}
-			if pids := marked(m); len(pids) != 1 {
-				t.Fatalf("daemons before the successor: %v", pids)
-			}
-			startSupervise(t, svkit, dir)
-			touch("go2")
-			daemon, _ := strconv.Atoi(strings.TrimSpace(testenv.ReadLines(t, wait, filepath.Join(dir, "daemon.pid"))))
-			testenv.WaitStatus(t, wait, dir, "the daemon followed", func(r svdir.Status) bool { return r.Pid == daemon })
-			time.Sleep(200 * time.Millisecond)
-			if b, _ := os.ReadFile(filepath.Join(dir, "starts")); string(b) != "start\n" {
-				t.Fatalf("run started again: %q", b)
-			}
-			if pids := marked(m); len(pids) != 1 {
-				t.Fatalf("daemons %v", pids)
-			}
-			bringDown(t, dir)
-			waitMarked(t, m, 0, "daemon gone")
+	os.WriteFile(filepath.Join(dir, "pidfile"), []byte("daemon.pid\n"), 0644)
+	touch := func(name string) { os.WriteFile(filepath.Join(dir, name), nil, 0644) }
+	p := startSupervise(t, im, dir)
+	r := testenv.WaitStatus(t, wait, dir, "up", isUp)
+	// The daemon execs with the mark in its arguments after run
+	// forked it: under load, later than run's next lines.
+	waitMarked(t, m, 1, "the daemon started")
+	if beforeReap {
+		syscall.Kill(p.Pid(), syscall.SIGSTOP)
+		touch("go")
+		testenv.WaitFor(t, wait, "run exited, not reaped", func() bool { return testenv.ProcState(r.Pid) == 'Z' })
+		p.KillAndWait(t, syscall.SIGKILL)
+		if b, _ := os.ReadFile(filepath.Join(dir, svdir.ProcessPath)); !strings.HasPrefix(string(b), strconv.Itoa(r.Pid)+" ") {
+			t.Fatalf("record %q does not name run %d", b, r.Pid)
+		}
+	} else {
+		touch("go")
+		testenv.WaitFor(t, wait, "run exited, daemon awaited", func() bool {
+			b, _ := os.ReadFile(filepath.Join(dir, svdir.ProcessPath))
+			return strings.HasPrefix(string(b), "0 ")
 		})
+		p.KillAndWait(t, syscall.SIGKILL)
 	}
+	if pids := marked(m); len(pids) != 1 {
+		t.Fatalf("daemons before the successor: %v", pids)
+	}
+	startSupervise(t, im, dir)
+	touch("go2")
+	daemon, _ := strconv.Atoi(strings.TrimSpace(testenv.ReadLines(t, wait, filepath.Join(dir, "daemon.pid"))))
+	testenv.WaitStatus(t, wait, dir, "the daemon followed", func(r svdir.Status) bool { return r.Pid == daemon })
+	time.Sleep(200 * time.Millisecond)
+	if b, _ := os.ReadFile(filepath.Join(dir, "starts")); string(b) != "start\n" {
+		t.Fatalf("run started again: %q", b)
+	}
+	if pids := marked(m); len(pids) != 1 {
+		t.Fatalf("daemons %v", pids)
+	}
+	bringDown(t, dir)
+	waitMarked(t, m, 0, "daemon gone")
 }
 
 // TestReadoptUnderSvscan: with svscan running the tree, SIGKILL the
@@ -658,7 +663,6 @@ func groupPath(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.Close()
 	return g.Path
 }
 
