@@ -126,18 +126,6 @@ func cmdline(pid int) string {
 	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 }
 
-// threadCount returns a process's number of threads, 0 if it is gone.
-func threadCount(pid int) int {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
-	}
-	return 0
-}
-
 // TestForkBombUnderPidsLimit runs svscan with three services in a cgroup
 // limited to bombLimit tasks, one of them a fork bomb that fills the limit.
 // The Go runtime dies when it cannot create a thread, so every supervise
@@ -194,9 +182,9 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 			return ok
 		})
 	}
-	threads := map[string]int{"svscan": threadCount(scan.Pid())}
+	threads := map[string]int{"svscan": testenv.ThreadCount(scan.Pid())}
 	for name, pid := range sup {
-		threads[name] = threadCount(pid)
+		threads[name] = testenv.ThreadCount(pid)
 	}
 	tasks := cgroupNumber(t, cg, "pids.current", "")
 	t.Logf("threads before the bomb: %v; tasks %d", threads, tasks)
@@ -218,11 +206,11 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 	sameThreads := func(when string) {
 		t.Helper()
 		for name, pid := range sup {
-			if n := threadCount(pid); n != threads[name] {
+			if n := testenv.ThreadCount(pid); n != threads[name] {
 				t.Errorf("%s: supervise %s has %d threads, had %d", when, name, n, threads[name])
 			}
 		}
-		if n := threadCount(scan.Pid()); n != threads["svscan"] {
+		if n := testenv.ThreadCount(scan.Pid()); n != threads["svscan"] {
 			t.Errorf("%s: svscan has %d threads, had %d", when, n, threads["svscan"])
 		}
 	}

@@ -23,12 +23,6 @@ func thousand() int {
 	return 1000
 }
 
-// threadsOf counts the OS threads of pid.
-func threadsOf(pid int) int {
-	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	return len(ents)
-}
-
 // TestInProcessThousand: svscan -i supervises 1000 services in one process
 // with a handful of threads (at most 20, during the shutdown too) and five
 // descriptors per service;
@@ -70,7 +64,7 @@ func TestInProcessThousand(t *testing.T) {
 		return true
 	})
 	t.Logf("%d services up after %v", n, time.Since(start).Round(time.Millisecond))
-	if th := threadsOf(p.Pid()); th > 20 {
+	if th := testenv.ThreadCount(p.Pid()); th > 20 {
 		t.Errorf("svscan -i has %d threads with %d services, want at most 20", th, n)
 	}
 	if sups := superviseProcs(tr.root); len(sups) != 0 {
@@ -82,7 +76,7 @@ func TestInProcessThousand(t *testing.T) {
 	if fds > 5*n+40 {
 		t.Errorf("svscan -i holds %d descriptors for %d services, want at most 5 each and 40 more", fds, n)
 	}
-	t.Logf("svscan -i: %d threads, %d descriptors", threadsOf(p.Pid()), fds)
+	t.Logf("svscan -i: %d threads, %d descriptors", testenv.ThreadCount(p.Pid()), fds)
 
 	// A panic in one supervisor.
 	victim := n / 2
@@ -119,7 +113,7 @@ func TestInProcessThousand(t *testing.T) {
 	// The threads stay few while every supervisor stops at once.
 	most := 0
 	for end := time.Now().Add(3 * time.Minute); !p.Exited() && time.Now().Before(end); {
-		most = max(most, threadsOf(p.Pid()))
+		most = max(most, testenv.ThreadCount(p.Pid()))
 		time.Sleep(10 * time.Millisecond)
 	}
 	if code := p.Wait(t, time.Second); code != 0 {
@@ -189,13 +183,5 @@ func TestInProcessOutOfDescriptors(t *testing.T) {
 	// The supervised ones answer.
 	testenv.MustRun(t, testenv.Prog(t, "svc"), "-d", up[0])
 	testenv.WaitStatus(t, 10*time.Second, up[0], "down", func(r svdir.Status) bool { return r.Pid == 0 })
-	t.Logf("%d of %d supervised with 64 descriptors; svscan said:\n%s", len(up), n, tailLines(stderr, 6))
-}
-
-func tailLines(s string, n int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
+	t.Logf("%d of %d supervised with 64 descriptors; svscan said:\n%s", len(up), n, stderr)
 }

@@ -60,6 +60,15 @@ func FDCount(pid int) int {
 	return len(ents)
 }
 
+// ThreadCount returns how many threads pid has, 0 if it is gone.
+func ThreadCount(pid int) int {
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil {
+		return 0
+	}
+	return len(ents)
+}
+
 // WaitGone waits until pid has left /proc altogether (reaped, not even a
 // zombie), failing the test after timeout.
 func WaitGone(t testing.TB, pid int, timeout time.Duration, what string) {
