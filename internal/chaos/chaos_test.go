@@ -130,8 +130,9 @@ type world struct {
 	maxCopies  int
 	zombies    map[string]time.Time // zombie (pid/start) -> first seen, children of the tree
 	lateSeen   map[string]bool
-	lateReaps  []string     // zombies seen unreaped for over a second, with their parent's state
-	tree       map[int]bool // pids of svscan, supervise, multilog, producers (last sample)
+	lateReaps  []string       // zombies seen unreaped for over a second, with their parent's state
+	tree       map[int]bool   // pids of svscan, supervise, multilog, producers (last sample)
+	roles      map[int]string // their roles (last sample)
 
 	hist    map[string][]string // recent actions per service, for the report
 	dupSeen map[string]int      // samples with two copies, per service
@@ -201,11 +202,40 @@ func newWorld(t *testing.T, inproc bool) *world {
 func (w *world) note(name, format string, args ...any) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.noteLocked(name, format, args...)
+}
+
+// histLen is how many of a service's recent events its history keeps.
+const histLen = 40
+
+func (w *world) noteLocked(name, format string, args ...any) {
 	h := append(w.hist[name], time.Now().Format("15:04:05.000")+" "+fmt.Sprintf(format, args...))
-	if len(h) > 16 {
-		h = h[len(h)-16:]
+	if len(h) > histLen {
+		h = h[len(h)-histLen:]
 	}
 	w.hist[name] = h
+}
+
+// fdIdent names what descriptor fd of pid is: its device and inode (a
+// FIFO's own, or an anonymous pipe's in pipefs), to tell pipes apart.
+func fdIdent(pid, fd int) string {
+	var st syscall.Stat_t
+	if err := syscall.Stat(fmt.Sprintf("/proc/%d/fd/%d", pid, fd), &st); err != nil {
+		return "?"
+	}
+	return fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+}
+
+// serviceOf is the service a process of the tree belongs to ("" for
+// svscan).
+func (w *world) serviceOf(p pinfo) string { return w.serviceOfRole(w.role(p)) }
+
+func (w *world) serviceOfRole(r string) string {
+	_, rest, ok := strings.Cut(r, " ")
+	if !ok {
+		return ""
+	}
+	return strings.TrimSuffix(rest, "/log")
 }
 
 // startScan starts svkit's svscan -o on the scan directory (again after a
@@ -228,6 +258,11 @@ func (w *world) startScan() {
 	cmd := exec.Command(w.svscan, args...)
 	cmd.Stdout, cmd.Stderr = o, e
 	cmd.Env = append(os.Environ(), "PATH="+testenv.Bin(w.t)+":"+os.Getenv("PATH"))
+	if keep := os.Getenv("CHAOS_KEEP"); keep != "" {
+		// Every multilog's trace, for the post-mortem (test builds).
+		os.MkdirAll(filepath.Join(w.root, "mltrace"), 0755)
+		cmd.Env = append(cmd.Env, "SVKIT_TEST_MLTRACE="+filepath.Join(w.root, "mltrace"))
+	}
 	// Its own session, as under init or svscanboot. In a process group of
 	// the test's session instead, killing svscan while a service is paused
 	// (svc -p) would orphan a group holding a stopped process, and the
@@ -386,6 +421,27 @@ func (w *world) sample() {
 					name, len(pids), strings.Join(d, ", "), strings.Join(w.hist[name], "\n\t")))
 			}
 		}
+	}
+	// Processes of the tree that came or went since the last sample, in
+	// each service's history: what a lost line's report needs to know
+	// (which multilog was reading, and when).
+	for pid, p := range byPid {
+		if !w.tree[pid] {
+			if name := w.serviceOf(p); name != "" && p.prog() != "supervise" {
+				w.noteLocked(name, "seen %s %d (parent %d, stdin %s, stdout %s)", w.role(p), pid, p.ppid, fdIdent(pid, 0), fdIdent(pid, 1))
+			}
+		}
+	}
+	for pid, r := range w.roles {
+		if !tree[pid] {
+			if name := w.serviceOfRole(r); name != "" && !strings.HasPrefix(r, "supervise ") {
+				w.noteLocked(name, "gone %s %d", r, pid)
+			}
+		}
+	}
+	w.roles = map[int]string{}
+	for pid, p := range byPid {
+		w.roles[pid] = w.role(p)
 	}
 	seen := map[string]bool{}
 	for _, p := range ps {
@@ -735,7 +791,14 @@ func chaos(t *testing.T, inproc bool) {
 			slow = append(slow, d)
 		}
 	}
-	if code := w.scanProc.Wait(t, 20*time.Second); code != 0 {
+	for end := time.Now().Add(20 * time.Second); !w.scanProc.Exited() && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !w.scanProc.Exited() {
+		// Reported, not fatal: the logs are still checked below.
+		w.failf("svscan -o still running 20 s after TERM; running 1 s into the stop:\n\t%s", strings.Join(slow, "\n\t"))
+		w.scanProc.KillAndWait(t, syscall.SIGKILL)
+	} else if code := w.scanProc.State().ExitCode(); code != 0 {
 		var left []string
 		for _, p := range snapshot() {
 			if w.ours(p) {
@@ -825,6 +888,18 @@ func chaos(t *testing.T, inproc bool) {
 	}
 	for _, f := range w.failures {
 		t.Error(f)
+	}
+	if keep := os.Getenv("CHAOS_KEEP"); keep != "" && len(w.failures) > 0 {
+		// The whole tree (logs, states, svscan's stderr) for a post-mortem.
+		dst := filepath.Join(keep, strconv.FormatInt(seed, 10))
+		if out, err := exec.Command("cp", "-a", w.root, dst).CombinedOutput(); err != nil {
+			t.Logf("CHAOS_KEEP: %v: %s", err, out)
+		} else {
+			for name, h := range w.hist {
+				os.WriteFile(filepath.Join(dst, "hist-"+name), []byte(strings.Join(h, "\n")+"\n"), 0644)
+			}
+			t.Logf("CHAOS_KEEP: the tree is kept in %s", dst)
+		}
 	}
 }
 

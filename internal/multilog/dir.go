@@ -189,6 +189,9 @@ func (d *logDir) syncFile(name string) {
 // finish archives file as @TAI64N.code: fsync, hard link, unlink, fsync the
 // directory, then delete the oldest archives until fewer than num remain.
 func (d *logDir) finish(file string, code byte) {
+	if trace != nil {
+		defer trace("finish %s as %c", file, code)
+	}
 	var st unix.Stat_t
 	for {
 		var err error
@@ -207,6 +210,9 @@ func (d *logDir) finish(file string, code byte) {
 			name := d.m.archiveName(code)
 			err := eintr.Do(func() error { return unix.Linkat(d.fd, file, d.fd, name, 0) })
 			if err == nil {
+				if trace != nil {
+					trace("link %s %s (%d bytes)", file, name, st.Size)
+				}
 				break
 			}
 			if err == unix.EEXIST {
@@ -361,6 +367,9 @@ func (d *logDir) flush() {
 // opened, and previous is processed and archived.
 func (d *logDir) rotate() {
 	d.due = false
+	if trace != nil {
+		trace("rotate at %d bytes", d.bytes)
+	}
 	d.retry("unable to write "+d.path+"/current to disk, pausing: ", func() error { return unix.Fsync(d.cur) })
 	d.retry("unable to rename current to previous in directory "+d.path+", pausing: ", func() error {
 		return unix.Renameat(d.fd, "current", d.fd, "previous")

@@ -61,6 +61,12 @@ func (m *Logger) openPipe(fd int) bool {
 	if m.fast && m.script.Stamp == 0 && len(m.dirs) > 0 {
 		m.splice = m.dirs[0]
 	}
+	if trace != nil {
+		var st unix.Stat_t
+		unix.Fstat(fd, &st)
+		avail, _ := unix.IoctlGetInt(fd, unix.TIOCINQ)
+		trace("open pipe %d:%d, %d bytes in it, splice %v", st.Dev, st.Ino, avail, m.splice != nil)
+	}
 	return true
 }
 
@@ -188,6 +194,9 @@ func (m *Logger) peek(fd int, buf []byte) (int, bool) {
 	if !m.drain(m.priv, skip) {
 		return 0, false
 	}
+	if trace != nil {
+		trace("tee %d bytes (head %d)", n, m.head)
+	}
 	got := 0
 	for got < int(n)-skip {
 		r, err := eintr.Retry(func() (int, error) { return unix.Read(m.priv, buf[got:int(n)-skip]) })
@@ -219,6 +228,9 @@ func (m *Logger) commit() {
 		m.head = keep
 		return
 	}
+	if trace != nil && m.head > keep {
+		trace("consume %d", m.head-keep)
+	}
 	if m.head > keep && !m.drain(m.in, m.head-keep) {
 		// Someone else read the pipe, so that it no longer holds what
 		// was taken: carry on reading it as 0.76 does.
@@ -233,9 +245,15 @@ func (m *Logger) commit() {
 func (d *logDir) write1(p []byte) (int, error) {
 	m := d.m
 	if m.splice != d || m.head < len(p) {
+		if trace != nil {
+			trace("write %d %q..%q", len(p), first(p), last(p))
+		}
 		return unix.Write(d.cur, p)
 	}
 	n, err := unix.Splice(m.in, nil, d.cur, nil, len(p), 0)
+	if trace != nil {
+		trace("splice %d of %d %q..%q: %d %v", len(p), m.head, first(p), last(p), n, err)
+	}
 	if err == unix.EINVAL {
 		// The file system takes no splice: write, consume later.
 		m.splice = nil
@@ -246,3 +264,7 @@ func (d *logDir) write1(p []byte) (int, error) {
 	}
 	return int(n), err
 }
+
+// first and last are the ends of p, for a trace.
+func first(p []byte) []byte { return p[:min(len(p), 14)] }
+func last(p []byte) []byte  { return p[max(0, len(p)-14):] }
