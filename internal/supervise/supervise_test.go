@@ -562,21 +562,13 @@ exec sleep 1000'
 		testenv.ReadLines(t, wait, filepath.Join(dir, "out.done"))
 		got := map[string]string{}
 		r := testenv.WaitStatus(t, wait, dir, "up", isUp)
-		// Until the dynamic loader has mapped sleep's libraries it holds
-		// them open: wait for it to be done before looking.
-		testenv.WaitFor(t, wait, "run execs sleep, loaded", func() bool {
+		// Until sleep is asleep it may hold files of its own start-up
+		// open (the dynamic loader's libraries, locale files): look
+		// once it waits in nanosleep.
+		testenv.WaitFor(t, wait, "run execs sleep, asleep", func() bool {
 			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", r.Pid))
-			if string(b) != "sleep\n" {
-				return false
-			}
-			fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", r.Pid))
-			for _, fd := range fds {
-				l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", r.Pid, fd.Name()))
-				if strings.Contains(l, ".so") {
-					return false
-				}
-			}
-			return true
+			w, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", r.Pid))
+			return string(b) == "sleep\n" && strings.Contains(string(w), "nanosleep")
 		})
 		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", r.Pid))
 		for _, fd := range fds {
