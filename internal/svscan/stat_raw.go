@@ -9,21 +9,18 @@ import (
 )
 
 // rawStat is stat(2) (it follows symbolic links) without waking sysmon.
-func rawStat(path string, st *unix.Stat_t) error {
-	p, err := unix.BytePtrFromString(path)
-	if err != nil {
-		return err
-	}
-	_, err = rawSyscall(unix.SYS_NEWFSTATAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(st)), 0)
-	return err
-}
+func rawStat(path string, st *unix.Stat_t) error { return rawFstatat(path, st, 0) }
 
 // rawLstat is lstat(2) without waking sysmon.
 func rawLstat(path string, st *unix.Stat_t) error {
+	return rawFstatat(path, st, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func rawFstatat(path string, st *unix.Stat_t, flags int) error {
 	p, err := unix.BytePtrFromString(path)
 	if err != nil {
 		return err
 	}
-	_, err = rawSyscall(unix.SYS_NEWFSTATAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(st)), unix.AT_SYMLINK_NOFOLLOW)
+	_, err = rawSyscall(unix.SYS_NEWFSTATAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(st)), uintptr(flags))
 	return err
 }
