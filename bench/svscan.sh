@@ -85,9 +85,12 @@ for impl in $IMPLS; do
     t1=$(now_ms)
     sleep 1
     # The supervision: the scanner and its supervise processes; under
-    # svscan -i the scanner's children are the services themselves.
+    # svscan -i the scanner's children are the services themselves, and the
+    # log pipe keeper where services have loggers (none here).
     sups=$(kids $scanner)
-    [ "$impl" = svkit-i ] && sups=
+    [ "$impl" = svkit-i ] && sups=$(for k in $(kids $scanner); do
+      if [ "$(cat /proc/$k/comm 2>/dev/null)" = logpipe-keeper ]; then echo $k; fi
+    done)
     pss=$(pss_of $scanner $sups)
     spss=$(pss_of $scanner)
     threads=$(for q in $scanner $sups; do ls /proc/$q/task 2>/dev/null; done | wc -l)

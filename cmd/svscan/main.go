@@ -9,4 +9,10 @@ import (
 	"svkit/internal/svscan"
 )
 
-func main() { os.Exit(svscan.Main(os.Args, os.Stdin, os.Stdout, os.Stderr)) }
+func main() {
+	if len(os.Args) > 0 && os.Args[0] == svscan.KeeperName {
+		// The process svscan -i starts to hold its log pipes.
+		os.Exit(svscan.Keep(os.Args))
+	}
+	os.Exit(svscan.Main(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}

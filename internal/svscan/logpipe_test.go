@@ -71,9 +71,12 @@ func TestLogPipe(t *testing.T) {
 			tc.setup(t, svc)
 			t.Chdir(scan)
 			var warnings []string
-			r, w, err := logPipe("svc", func(parts ...string) { warnings = append(warnings, strings.Join(parts, "")) })
+			r, w, fifo, err := logPipe("svc", func(parts ...string) { warnings = append(warnings, strings.Join(parts, "")) })
 			if err != nil {
 				t.Fatal(err)
+			}
+			if fifo != tc.fifo {
+				t.Errorf("logPipe says FIFO %v, want %v", fifo, tc.fifo)
 			}
 			defer unix.Close(r)
 			defer unix.Close(w)

@@ -96,6 +96,7 @@ func (s *Scanner) Run(ordered bool, killAfter time.Duration) int {
 	for {
 		if code, ended := s.mainEnded(); ended {
 			s.Shutdown(sigs, killAfter)
+			s.keeper.kill()
 			return code
 		}
 		select {
@@ -104,7 +105,9 @@ func (s *Scanner) Run(ordered bool, killAfter time.Duration) int {
 		case <-sigs.alrm:
 			pass()
 		case <-sigs.stop:
-			return s.stoppedCode(s.Shutdown(sigs, killAfter))
+			code := s.Shutdown(sigs, killAfter)
+			s.keeper.kill()
+			return s.stoppedCode(code)
 		case <-created:
 			if time.Until(due) > settle {
 				reset(settle)

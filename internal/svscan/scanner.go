@@ -39,6 +39,7 @@ type entry struct {
 	name   string // the name it had at the last pass
 	active bool   // seen in the current pass
 	log    bool   // has a log service, joined by the pipe pr/pw
+	fifo   bool   // the pipe is the FIFO supervise/logpipe, not an anonymous one
 	pid    int    // supervise NAME, 0 when not running
 	logPid int    // supervise log in NAME, 0 when not running
 	pr, pw int    // the pipe, kept for the life of the entry
@@ -65,6 +66,10 @@ type Scanner struct {
 	main    mainService
 	inproc  *inProcess // -i: the supervisors run in this process
 	started int        // supervisors started so far
+
+	keeper    *keeperProc // -i: the process that holds the log FIFOs (keeper.go)
+	keepDirty bool        // the set of log FIFOs changed since the keeper started
+	retired   bool        // the keepers of earlier svscan processes were killed
 }
 
 // NewScanner returns a scanner for the current directory. Children get env
@@ -154,10 +159,18 @@ func (s *Scanner) Pass() {
 	}
 	for k, e := range s.entries {
 		if !e.active && e.pid == 0 && e.logPid == 0 {
+			s.keepDirty = s.keepDirty || e.fifo
 			e.closePipe()
 			e.removeGroups()
 			delete(s.entries, k)
 		}
+	}
+	if s.inproc != nil && s.keepDirty {
+		s.keep()
+	}
+	if !s.retired {
+		s.retired = true
+		s.retireKeepers()
 	}
 }
 
@@ -194,10 +207,11 @@ func (s *Scanner) start(fn string) {
 		}
 		if e.log {
 			var err error
-			if e.pr, e.pw, err = logPipe(fn, s.warn); err != nil {
+			if e.pr, e.pw, e.fifo, err = logPipe(fn, s.warn); err != nil {
 				s.warn("unable to create pipe for ", fn, ": ", diag.Str(err))
 				return
 			}
+			s.keepDirty = s.keepDirty || e.fifo
 		}
 		s.entries[k] = e
 	}
@@ -251,10 +265,10 @@ func (s *Scanner) start(fn string) {
 // With 0.76's anonymous pipe, a service restarted under the new svscan
 // writes into a pipe that the old logger never reads. Where the FIFO cannot
 // be made (a read-only directory), the pipe is an anonymous one, as in 0.76.
-func logPipe(fn string, warn func(...string)) (r, w int, err error) {
+func logPipe(fn string, warn func(...string)) (r, w int, fifo bool, err error) {
 	r, w, err = openLogFIFO(fn)
 	if err == nil {
-		return r, w, nil
+		return r, w, true, nil
 	}
 	// Said whatever the cause: an anonymous pipe does not outlive
 	// svscan, so lines can then be lost where the FIFO keeps them.
@@ -265,9 +279,9 @@ func logPipe(fn string, warn func(...string)) (r, w int, err error) {
 	warn("unable to use ", fn, "/", svdir.LogPipePath, ": ", why, "; using an anonymous pipe")
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return -1, -1, err
+		return -1, -1, false, err
 	}
-	return p[0], p[1], nil
+	return p[0], p[1], false, nil
 }
 
 // errForeignFIFO: supervise/logpipe belongs to another user or is open
