@@ -30,8 +30,9 @@ import (
 // in that process group and session with the service directory as its
 // working directory.
 //
-// Like status, the record is replaced through a rename and not synced: it
-// describes running processes, which a power loss ends anyway.
+// When nothing runs the record is empty. Like status, it is replaced
+// through svdir.Replace and not synced: it describes running processes,
+// which a power loss ends anyway.
 const recordFile = svdir.ProcessPath
 
 // record is what supervise/process says.
@@ -56,7 +57,18 @@ func (s *supervisor) writeStarting(since uint64, pgrp, sess int) error {
 	return svdir.Replace(s.dirfd, recordFile, []byte(line), 0644)
 }
 
-func (s *supervisor) removeRecord() { unix.Unlinkat(s.dirfd, recordFile, 0) }
+// removeRecord empties the record, if there is one: nothing runs.
+// Emptying it rather than removing it keeps the file and its spare for the
+// next start, so a start and a stop create no file (see svdir.Replace).
+func (s *supervisor) removeRecord() {
+	var st unix.Stat_t
+	if unix.Fstatat(s.dirfd, recordFile, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Size == 0 {
+		return
+	}
+	if err := svdir.Replace(s.dirfd, recordFile, nil, 0644); err != nil {
+		unix.Unlinkat(s.dirfd, recordFile, 0)
+	}
+}
 
 // readRecord returns what the record of this boot says.
 func (s *supervisor) readRecord() (record, bool) {

@@ -28,7 +28,6 @@ import (
 	"os/signal"
 	"path"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -835,21 +834,21 @@ func (s *supervisor) announce() {
 }
 
 // warnReplace warns of a failed svdir.Replace in 0.76's words: "unable to
-// open DIR/supervise/status.new: ...", "unable to write ...", "unable to
-// rename DIR/supervise/status.new to status: ...".
+// open DIR/supervise/spare: ...", "unable to write ...", "unable to rename
+// DIR/supervise/spare to status: ...".
 func (s *supervisor) warnReplace(err error) {
-	var pe *os.PathError
-	if !errors.As(err, &pe) {
+	var re *svdir.ReplaceError
+	if !errors.As(err, &re) {
 		s.warn("unable to write ", s.dir, "/", svdir.Dir, ": ", diag.Str(err))
 		return
 	}
-	text := diag.Str(pe.Err)
-	if diag.Errno(pe.Err) == 0 {
-		text = pe.Err.Error()
+	text := diag.Str(re.Err)
+	if diag.Errno(re.Err) == 0 {
+		text = re.Err.Error()
 	}
-	if pe.Op == "rename" {
-		s.warn("unable to rename ", s.dir, "/", pe.Path, " to ", strings.TrimSuffix(path.Base(pe.Path), ".new"), ": ", text)
+	if re.Op == "rename" {
+		s.warn("unable to rename ", s.dir, "/", re.Spare, " to ", path.Base(re.Name), ": ", text)
 		return
 	}
-	s.warn("unable to ", pe.Op, " ", s.dir, "/", pe.Path, ": ", text)
+	s.warn("unable to ", re.Op, " ", s.dir, "/", re.Spare, ": ", text)
 }

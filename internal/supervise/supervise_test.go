@@ -157,8 +157,10 @@ func TestStartupFiles(t *testing.T) {
 			if im.name == "svkit" {
 				// svkit adds the process record it re-adopts a service
 				// by, its extended state and runit's pid and stat,
-				// written just after the status record.
-				wantNames = "control info lock ok pid process stat status"
+				// written just after the status record, and the spare
+				// that the next change of state writes in place
+				// (svdir.Replace).
+				wantNames = "control info lock ok pid process spare stat status"
 			}
 			var got string
 			testenv.WaitFor(t, wait, "supervise/ to hold "+wantNames, func() bool {

@@ -527,9 +527,9 @@ func TestReadoptUnderSvscan(t *testing.T) {
 // run, before or after the fork, leaves a successor that runs exactly one
 // copy: the run already forked is re-adopted (found in the service's cgroup
 // through the "starting" record), otherwise a new one is started. strace
-// kills supervise on its first open of supervise/process.new (the
-// "starting" record, before the fork) or on its first fstatfs (of run's
-// pidfd, for the new pid's record, after the fork).
+// kills supervise on its first rename to supervise/process (the "starting"
+// record, before the fork) or on its first fstatfs (of run's pidfd, for the
+// new pid's record, after the fork).
 //
 // Without a cgroup the run is found by its process group, session and
 // working directory.
@@ -555,7 +555,7 @@ func TestKilledWhileStarting(t *testing.T) {
 			// strace counts calls per thread, and supervise's goroutine
 			// may move between threads: each kill point is the first
 			// call of its kind in the whole process.
-			args := []string{"-P", "supervise/process.new", "-e", "trace=openat", "-e", "inject=openat:signal=KILL:when=1"}
+			args := []string{"-P", "supervise/process", "-e", "trace=renameat2", "-e", "inject=renameat2:signal=KILL:when=1"}
 			if tc.forked {
 				args = []string{"-e", "trace=fstatfs", "-e", "inject=fstatfs:signal=KILL:when=1"}
 			}

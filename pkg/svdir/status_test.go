@@ -95,17 +95,18 @@ func TestWriteStatus(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, StatusPath)); err != nil || fi.Mode().Perm() != 0644 {
 		t.Errorf("mode: %v %v", fi.Mode(), err)
 	}
-	if _, err := os.Lstat(filepath.Join(dir, StatusPath+".new")); !os.IsNotExist(err) {
-		t.Errorf("status.new left: %v", err)
-	}
-	// A symlink planted at status.new is not followed.
+	// A symlink planted at the spare is not followed: it is replaced.
 	target := filepath.Join(dir, "target")
-	os.Symlink(target, filepath.Join(dir, StatusPath+".new"))
-	if err := WriteStatus(dfd, rec); err == nil {
-		t.Error("wrote through a symlink at status.new")
+	os.Remove(filepath.Join(dir, SparePath))
+	os.Symlink(target, filepath.Join(dir, SparePath))
+	if err := WriteStatus(dfd, rec); err != nil {
+		t.Error(err)
 	}
 	if _, err := os.Lstat(target); !os.IsNotExist(err) {
 		t.Errorf("symlink target created: %v", err)
+	}
+	if r, err := ReadStatus(dfd); err != nil || r != rec {
+		t.Errorf("read back %+v %v", r, err)
 	}
 }
 

@@ -19,9 +19,11 @@
 //	supervise/stat      runit's state line: run, down or finish, ...
 //	supervise/logpipe   FIFO joining a service to its logger (DIR/log)
 //	supervise/notify-name  the abstract name of the sd_notify socket
+//	supervise/spare     the previous version of one of the files above,
+//	                    written in place by the next change (Replace)
 //
-// Files others read are replaced whole (write a temporary name, rename it
-// over the old one), so a reader never sees a torn record. Readers open
+// Files others read are replaced whole (write a temporary name, swap it
+// with the old one; see Replace), so a reader never sees a torn record. Readers open
 // every file relative to a directory descriptor, never follow a symlink in
 // the last component and never block on a FIFO planted in a file's place:
 // svstat and svc run as root in directories others may write to.
@@ -31,6 +33,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -173,39 +178,164 @@ func ReadFileStat(dirfd int, name string, limit int) ([]byte, unix.Stat_t, error
 	return b, st, nil
 }
 
-// Replace replaces the file name below dirfd with data, readable by mode:
-// it writes name.new and renames it over name, so a reader sees the old
-// content or the new, never a mix. The temporary file is opened without
-// following a symlink (a planted one fails the write). Like 0.76's status,
-// nothing is synced: these files describe running processes, which a power
-// loss ends anyway.
+// SparePath is the spare file Replace keeps in supervise/ (see Replace).
+const SparePath = "supervise/spare"
+
+// spareName is the name of the spare in the directory of the file replaced.
+const spareName = "spare"
+
+// ReplaceError is a failed Replace: Op is "open" or "write" (of Spare) or
+// "rename" (of Spare to Name).
+type ReplaceError struct {
+	Op, Spare, Name string
+	Err             error
+}
+
+func (e *ReplaceError) Error() string {
+	if e.Op == "rename" {
+		return "rename " + e.Spare + " to " + e.Name + ": " + e.Err.Error()
+	}
+	return e.Op + " " + e.Spare + ": " + e.Err.Error()
+}
+
+func (e *ReplaceError) Unwrap() error { return e.Err }
+
+// Replace replaces the file name below dirfd with data, readable by mode
+// (less the umask), so that a reader sees the old content or the new,
+// never a mix: it writes the spare file of name's directory (supervise/spare)
+// and swaps it with name in one renameat2(RENAME_EXCHANGE), or renames it to
+// name where there is no name yet or the file system cannot exchange. Like
+// 0.76's status, nothing is synced: these files describe running processes,
+// which a power loss ends anyway.
+//
+// After an exchange the spare holds the file's previous content, and the
+// next Replace of any file of the directory writes into it in place instead
+// of creating a file: on ext4 creating an inode, freeing the one a rename
+// replaces and the writeback its replace-by-rename heuristic starts cost
+// over ten times the rest, and a supervisor replaces several files at every
+// change of state. One spare serves every file, and a Replace that gives the
+// spare a name of its own leaves a new one behind: a directory's files and
+// its spare are made once, and no later change of state creates a file.
+//
+// The spare is written only while nobody else has it open, which a write
+// lease (F_SETLEASE) is granted only then, and only while it is a plain
+// file of ours with one link: a reader that opened a file before it was
+// swapped out never sees it change. Otherwise, and where leases are off, a
+// new spare is created (O_EXCL, not following a symlink) in place of
+// whatever had its name.
 func Replace(dirfd int, name string, data []byte, mode uint32) error {
-	tmp := name + ".new"
-	fd, err := eintr.Retry(func() (int, error) {
-		return unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
-	})
+	spare := spareName
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		spare = name[:i+1] + spareName
+	}
+	perm := mode &^ umask()
+	fd, size := openSpare(dirfd, spare, perm)
+	if fd < 0 {
+		var err error
+		if fd, err = createSpare(dirfd, spare, perm); err != nil {
+			return &ReplaceError{"open", spare, name, err}
+		}
+	}
+	err := writeAt0(fd, data, size)
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr // the close also ends the lease
+	}
 	if err != nil {
-		return &os.PathError{Op: "open", Path: tmp, Err: err}
+		return &ReplaceError{"write", spare, name, err}
 	}
-	for b := data; len(b) > 0; {
-		n, err := eintr.Retry(func() (int, error) { return unix.Write(fd, b) })
-		if err != nil {
+	err = unix.Renameat2(dirfd, spare, dirfd, name, unix.RENAME_EXCHANGE)
+	if err == nil {
+		return nil
+	}
+	first := err == unix.ENOENT // no name yet
+	if !first && err != unix.EINVAL && err != unix.ENOSYS {
+		return &ReplaceError{"rename", spare, name, err}
+	}
+	if err := unix.Renameat(dirfd, spare, dirfd, name); err != nil {
+		return &ReplaceError{"rename", spare, name, err}
+	}
+	if first {
+		// The spare became name: leave the next change one.
+		if fd, err := createSpare(dirfd, spare, perm); err == nil {
 			unix.Close(fd)
-			return &os.PathError{Op: "write", Path: tmp, Err: err}
 		}
-		if n == 0 {
-			unix.Close(fd)
-			return &os.PathError{Op: "write", Path: tmp, Err: errPartial}
-		}
-		b = b[n:]
-	}
-	if err := unix.Close(fd); err != nil {
-		return &os.PathError{Op: "write", Path: tmp, Err: err}
-	}
-	if err := unix.Renameat(dirfd, tmp, dirfd, name); err != nil {
-		return &os.PathError{Op: "rename", Path: tmp, Err: err}
 	}
 	return nil
 }
+
+// openSpare opens the spare for writing in place, holding a write lease on
+// it, sets its permissions to perm and returns its size, if it is a plain
+// file owned by this process's user with one link and nobody else has it
+// open; otherwise it returns -1.
+func openSpare(dirfd int, spare string, perm uint32) (fd int, size int64) {
+	// O_NONBLOCK: a FIFO in the spare's place fails instead of blocking.
+	fd, err := eintr.Retry(func() (int, error) {
+		return unix.Openat(dirfd, spare, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return -1, 0
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 ||
+		st.Uid != uint32(unix.Geteuid()) {
+		unix.Close(fd)
+		return -1, 0
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETLEASE, unix.F_WRLCK); err != nil {
+		unix.Close(fd)
+		return -1, 0
+	}
+	if st.Mode&07777 != perm && unix.Fchmod(fd, perm) != nil {
+		unix.Close(fd)
+		return -1, 0
+	}
+	return fd, st.Size
+}
+
+// createSpare creates a new, empty spare in place of whatever has its name.
+func createSpare(dirfd int, spare string, perm uint32) (int, error) {
+	if err := unix.Unlinkat(dirfd, spare, 0); err != nil && err != unix.ENOENT && err != unix.EISDIR {
+		return -1, err
+	}
+	return eintr.Retry(func() (int, error) {
+		return unix.Openat(dirfd, spare, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+	})
+}
+
+// writeAt0 writes data at the start of fd, a file of size bytes, and cuts
+// off what is left of the old content.
+func writeAt0(fd int, data []byte, size int64) error {
+	for off := 0; off < len(data); {
+		n, err := eintr.Retry(func() (int, error) { return unix.Pwrite(fd, data[off:], int64(off)) })
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errPartial
+		}
+		off += n
+	}
+	if size > int64(len(data)) {
+		return eintr.Do(func() error { return unix.Ftruncate(fd, int64(len(data))) })
+	}
+	return nil
+}
+
+// umask returns the process's file mode creation mask, read once from
+// /proc/self/status (022 if it cannot be read): setting it to read it
+// would race with files other threads create meanwhile.
+var umask = sync.OnceValue(func() uint32 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "Umask:"); ok {
+				if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+					return uint32(m)
+				}
+			}
+		}
+	}
+	return 022
+})
 
 var errPartial = errors.New("partial write")
