@@ -5,7 +5,9 @@
 #   pss   total PSS (MB) of the scanner and its supervisors, all up, and of
 #         the scanner alone
 #   down  ms to shut the tree down, until no process is left in the
-#         scanner's session (supervisors exit only after their service):
+#         scanner's session (supervisors exit only after their service;
+#         bench/sessionwait sleeps on pidfds meanwhile, where a loop of ps
+#         would take a core from the tree):
 #         svkit `svscan -o` + SIGTERM; daemontools `svc -dx` of every dir
 #         (svscan, which would restart them, is killed first); s6
 #         `s6-svscanctl -t`; runit SIGHUP to runsvdir (TERM to every runsv)
@@ -15,6 +17,9 @@
 # "svkit+dt-supervise" is svkit's svscan running daemontools' supervise: it
 # isolates the scanner from the supervisor. "svkit-i" is `svscan -i`: every
 # supervisor in the scanner's process (its wakeups are the whole tree's).
+# "floor" is no supervisor at all: bench/launch forks every run and, on
+# TERM, signals and reaps them; its bring-up and shut down are what the
+# services themselves cost, which every scanner pays on top of its own work.
 # Bring-up, PSS and shut-down are the medians of RUNS runs (default 3).
 # Usage: bench/svscan.sh [N]   (env: RUNS, IDLE, OUT)
 # Needs Debian's daemontools, s6 and runit (scripts/deps installs them).
@@ -22,14 +27,12 @@
 N=${1:-500}
 RUNS=${RUNS:-3}
 IDLE=${IDLE:-20}
-IMPLS=${IMPLS:-svkit svkit-i svkit+dt-supervise daemontools s6 runit}
+IMPLS=${IMPLS:-svkit svkit-i svkit+dt-supervise daemontools s6 runit floor}
 bench_build svscan svscan supervise
+CGO_ENABLED=0 go build -o "$bin/" ./bench/sessionwait ./bench/launch
 dtbin=$work/dtbin
 mkdir -p "$dtbin"
 ln -s /usr/bin/supervise "$dtbin/supervise"
-
-# in_session SID: how many live processes are in session SID.
-in_session() { ps -eo sess=,stat= | awk -v s="$1" '$1 == s && $2 !~ /^Z/' | wc -l; }
 
 # kids PID: live children of PID.
 kids() { ps -eo pid=,ppid=,stat= | awk -v p="$1" '$2 == p && $3 !~ /^Z/ {print $1}'; }
@@ -66,7 +69,11 @@ results=$work/results
 : > "$results"
 for impl in $IMPLS; do
   for r in $(seq 1 "$RUNS"); do
-    tree=$work/$impl
+    # A new tree per run, all removed at the end: on ext4 without a
+    # journal every file created in the minute after a removal pays for
+    # skipping each recently freed inode, which would charge the next run
+    # for the last one's tree.
+    tree=$work/$impl.$r
     sv=$tree/sv
     up=$tree/up
     rm -rf "$up"; mkdir -p "$up"
@@ -79,6 +86,7 @@ for impl in $IMPLS; do
       daemontools) setsid /usr/bin/svscan "$sv" </dev/null >/dev/null 2>&1 & ;;
       s6) setsid /usr/bin/s6-svscan "$sv" </dev/null >/dev/null 2>&1 & ;;
       runit) setsid /usr/bin/runsvdir "$sv" </dev/null >/dev/null 2>&1 & ;;
+      floor) setsid "$bin/launch" "$sv" </dev/null >/dev/null 2>&1 & ;;
     esac
     scanner=$!
     while [ "$(ls "$up" | wc -l)" -lt "$N" ]; do sleep 0.01; done
@@ -91,6 +99,7 @@ for impl in $IMPLS; do
     [ "$impl" = svkit-i ] && sups=$(for k in $(kids $scanner); do
       if [ "$(cat /proc/$k/comm 2>/dev/null)" = logpipe-keeper ]; then echo $k; fi
     done)
+    [ "$impl" = floor ] && sups=""  # its children are the services
     pss=$(pss_of $scanner $sups)
     spss=$(pss_of $scanner)
     threads=$(for q in $scanner $sups; do ls /proc/$q/task 2>/dev/null; done | wc -l)
@@ -103,12 +112,12 @@ for impl in $IMPLS; do
     fi
     t2=$(now_ms)
     case $impl in
-      svkit*) kill -TERM $scanner ;;
+      svkit*|floor) kill -TERM $scanner ;;
       daemontools) kill -TERM $scanner; /usr/bin/svc -dx "$sv"/* ;;
       s6) /usr/bin/s6-svscanctl -t "$sv" ;;
       runit) kill -HUP $scanner ;;
     esac
-    while [ "$(in_session $scanner)" -gt 0 ]; do sleep 0.01; done
+    "$bin/sessionwait" "$scanner"
     t3=$(now_ms)
     wait $scanner 2>/dev/null || true
     kill_under "$tree"
@@ -133,5 +142,10 @@ out=${OUT:-/dev/stdout}
     "$(ratio "$(col svkit 3)" "$(col daemontools 3)")" "$(ratio "$(col svkit 5)" "$(col daemontools 5)")" "$(ratio "$(col svkit 4)" "$(col daemontools 4)")" \
     "$(ratio "$(col svkit-i 3)" "$(col daemontools 3)")" "$(ratio "$(col svkit-i 5)" "$(col daemontools 5)")" "$(ratio "$(col svkit-i 4)" "$(col daemontools 4)")" \
     "$(ratio "$(col svkit+dt-supervise 3)" "$(col daemontools 3)")" "$(ratio "$(col svkit+dt-supervise 5)" "$(col daemontools 5)")"
+  above() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "") print "-"; else print a - b}'; }
+  printf 'above the floor (ms, up and shut down): svkit-i %s, %s; daemontools %s, %s; svkit %s, %s\n' \
+    "$(above "$(col svkit-i 3)" "$(col floor 3)")" "$(above "$(col svkit-i 5)" "$(col floor 5)")" \
+    "$(above "$(col daemontools 3)" "$(col floor 3)")" "$(above "$(col daemontools 5)" "$(col floor 5)")" \
+    "$(above "$(col svkit 3)" "$(col floor 3)")" "$(above "$(col svkit 5)" "$(col floor 5)")"
 } > "$out"
 rm -rf "$work"
