@@ -51,8 +51,13 @@ func pidsCgroup(t *testing.T, limit int) string {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		for syscall.Rmdir(dir) == syscall.EBUSY && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
+		// Where the pids controller is cgroup v2's, the services'
+		// cgroups are made below this one.
+		subs, _ := filepath.Glob(filepath.Join(dir, "svkit-*"))
+		for _, d := range append(subs, dir) {
+			for syscall.Rmdir(d) == syscall.EBUSY && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
 		}
 	})
 	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte(strconv.Itoa(limit)), 0644); err != nil {
@@ -140,10 +145,11 @@ func TestForkBombUnderPidsLimit(t *testing.T) {
 	bin := testenv.Bin(t)
 	testenv.Prog(t, "supervise")
 	// The temporary directory goes after the cgroup's processes, which
-	// write into it, are gone (cleanups run last in, first out).
+	// write into it, are gone (cleanups run last in, first out), and the
+	// services' cgroups go once the processes in them are.
 	root := t.TempDir()
-	cg := pidsCgroup(t, bombLimit)
 	t.Cleanup(func() { testenv.RemoveGroupsUnder(root) })
+	cg := pidsCgroup(t, bombLimit)
 	for _, name := range []string{"a", "b"} {
 		testenv.WriteScript(t, filepath.Join(root, name, "run"), "exec sleep 1000\n")
 	}

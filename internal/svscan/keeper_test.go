@@ -137,6 +137,10 @@ func TestInProcessKeeperLeaves(t *testing.T) {
 		if !testenv.Alive(keeper) {
 			t.Fatalf("the keeper left with %d of 3 services still there", 3-i)
 		}
+		// The cgroups of the killed services and loggers, which the
+		// killed svscan cannot remove, go with the directories.
+		testenv.RemoveGroup(d)
+		testenv.RemoveGroup(d + "/log")
 		if err := os.RemoveAll(d); err != nil {
 			t.Fatal(err)
 		}
