@@ -16,10 +16,11 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"svkit/internal/proc"
 )
 
 func main() {
@@ -57,42 +58,17 @@ func wait(sid int, deadline time.Time) error {
 // members returns a pidfd, to poll, for every live process of session sid.
 func members(sid int) []unix.PollFd {
 	var fds []unix.PollFd
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+	for _, in := range proc.All() {
+		if in.Session != sid || !in.Live() {
 			continue
 		}
-		s, state, ok := sessionOf(pid)
-		if !ok || s != sid || state == 'Z' || state == 'X' {
-			continue
-		}
-		fd, err := unix.PidfdOpen(pid, 0)
+		fd, err := unix.PidfdOpen(in.Pid, 0)
 		if err != nil {
 			continue // gone already
 		}
 		fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
 	}
 	return fds
-}
-
-// sessionOf reads the session and state of pid from /proc/PID/stat.
-func sessionOf(pid int) (sid int, state byte, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(s[i+1:]) // state ppid pgrp session ...
-	if len(f) < 4 || len(f[0]) != 1 {
-		return 0, 0, false
-	}
-	sid, err = strconv.Atoi(f[3])
-	return sid, f[0][0], err == nil
 }
 
 // waitAll sleeps until every pidfd in fds is readable (its process ended).
