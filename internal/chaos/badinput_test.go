@@ -357,8 +357,16 @@ func runBad(t *testing.T, c badCase, prog string, limit time.Duration) (outcome,
 	e.Close()
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	// Whatever the program started is killed by pid, by its session.
-	defer killSession(cmd.Process.Pid)
+	// Whatever the program started is killed by pid: by its session and,
+	// for a service supervise started in a session of its own, by its
+	// working directory; then the services' cgroups go.
+	defer func() {
+		killSession(cmd.Process.Pid)
+		for _, pid := range testenv.ProcsUnder(dir) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		testenv.RemoveGroupsUnder(dir)
+	}()
 	if c.code == runs {
 		limit = c.wait
 	}

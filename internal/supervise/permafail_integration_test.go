@@ -64,7 +64,10 @@ func waitFailed(t *testing.T, dir string) svdir.Info {
 	testenv.WaitFor(t, wait, "failed mark", func() bool {
 		in = info(dir)
 		r, err := svdir.ReadStatusOf(dir)
-		return in.Failed && err == nil && r.Pid == 0 && in.State == svdir.StateDown
+		// Current: the info of this status, not the one before it (the
+		// info follows the status record, so a reader can catch a new
+		// status beside the old info, still marked failed).
+		return in.Failed && err == nil && r.Pid == 0 && in.State == svdir.StateDown && svdir.Current(r, &in)
 	})
 	return in
 }
