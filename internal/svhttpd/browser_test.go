@@ -33,11 +33,16 @@ func browser(t *testing.T) context.Context {
 	_, err := os.Stat(chromium)
 	testenv.Require(t, err == nil, chromium+" is not installed (scripts/deps installs Debian's chromium)")
 	profile := t.TempDir()
-	actx, acancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(profile),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1000, 700),
+	// chromedp's defaults (after Puppeteer's) keep chromium from lowering
+	// the priority of background tabs' renderers, which a busy machine then
+	// starves, and from reaching out to the network, which a closed one
+	// refuses; QUIC and component updates are off for the same reason.
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.UserDataDir(profile), chromedp.WindowSize(1000, 700),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
 		chromedp.IgnoreCertErrors) // the TLS test's certificate is self-signed
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() {
 		cancel()
@@ -95,7 +100,8 @@ func tab(t *testing.T, ctx context.Context, auth, url string) context.Context {
 // eval evaluates a JavaScript expression in the tab.
 func eval[T any](t *testing.T, ctx context.Context, js string) T {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// Generous: a renderer of a machine busy with other tests may stall.
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	v, err := chromedp.Run(c, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 	if err != nil {

@@ -1,7 +1,10 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -165,4 +168,36 @@ func Inode(t testing.TB, path string) uint64 {
 		t.Fatal(err)
 	}
 	return st.Ino
+}
+
+// StartAtPid starts a process made by newCmd that gets the free process id
+// pid: it sets the kernel's last pid (ns_last_pid) to pid-1 just before
+// each fork, again for at most two seconds, since any other fork or new
+// thread on the machine may take the pid first. It returns nil when pid is
+// taken by a process or thread it did not start (the caller then frees a
+// new pid and tries again) or when the time is up; it skips the test,
+// outside CI, when ns_last_pid cannot be written.
+func StartAtPid(t testing.TB, pid int, newCmd func() *exec.Cmd) *Proc {
+	t.Helper()
+	f, err := os.OpenFile("/proc/sys/kernel/ns_last_pid", os.O_WRONLY, 0)
+	Require(t, err == nil, fmt.Sprintf("cannot open ns_last_pid: %v", err))
+	defer f.Close()
+	last := []byte(strconv.Itoa(pid - 1))
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			return nil
+		}
+		p := prepare(t, newCmd())
+		if _, err := f.WriteAt(last, 0); err != nil {
+			Require(t, false, fmt.Sprintf("cannot write ns_last_pid: %v", err))
+		}
+		p.start(t)
+		if p.Pid() == pid {
+			return p
+		}
+		p.KillAndWait(t, syscall.SIGKILL)
+	}
+	return nil
 }

@@ -241,6 +241,14 @@ func newOutput(t testing.TB) *Output {
 // pid and waits for it.
 func Start(t testing.TB, cmd *exec.Cmd) *Proc {
 	t.Helper()
+	p := prepare(t, cmd)
+	p.start(t)
+	return p
+}
+
+// prepare gives cmd its output files, so that start has nothing left to do
+// but fork.
+func prepare(t testing.TB, cmd *exec.Cmd) *Proc {
 	p := &Proc{Cmd: cmd, Stdout: &Output{}, Stderr: &Output{}, done: make(chan struct{})}
 	if cmd.Stdout == nil {
 		p.Stdout = newOutput(t)
@@ -250,6 +258,13 @@ func Start(t testing.TB, cmd *exec.Cmd) *Proc {
 		p.Stderr = newOutput(t)
 		cmd.Stderr = p.Stderr.f
 	}
+	return p
+}
+
+// start starts the prepared process and registers its cleanup.
+func (p *Proc) start(t testing.TB) {
+	t.Helper()
+	cmd := p.Cmd
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", cmd.Args, err)
 	}
@@ -272,7 +287,6 @@ func Start(t testing.TB, cmd *exec.Cmd) *Proc {
 			t.Errorf("process %d did not exit after SIGKILL", cmd.Process.Pid)
 		}
 	})
-	return p
 }
 
 // Pid returns the process id.
