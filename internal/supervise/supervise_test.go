@@ -264,6 +264,12 @@ while :; do sleep 0.05; done
 			testenv.WaitFor(t, wait, "stopped", func() bool { return testenv.ProcState(pid) == 'T' })
 			testenv.Control(t, dir, "c")
 			testenv.WaitFor(t, wait, "running", func() bool { s := testenv.ProcState(pid); return s == 'S' || s == 'R' })
+			// The shell runs the CONT trap once its sleep is over: wait for
+			// it, lest it write into the sigs emptied below.
+			testenv.WaitFor(t, wait, "CONT trapped", func() bool {
+				b, _ := os.ReadFile(sigs)
+				return strings.Count(string(b), "CONT\n") == 2
+			})
 			// d sends TERM then CONT; the trap does not exit, so it stays up.
 			os.WriteFile(sigs, nil, 0644)
 			testenv.Control(t, dir, "d")
