@@ -362,10 +362,7 @@ func runBad(t *testing.T, c badCase, prog string, limit time.Duration) (outcome,
 	// working directory; then the services' cgroups go.
 	defer func() {
 		killSession(cmd.Process.Pid)
-		for _, pid := range testenv.ProcsUnder(dir) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		testenv.RemoveGroupsUnder(dir)
+		testenv.KillUnder(t, dir)
 	}()
 	if c.code == runs {
 		limit = c.wait

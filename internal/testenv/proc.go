@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -183,8 +182,6 @@ func StartAtPid(t testing.TB, pid int, newCmd func() *exec.Cmd) *Proc {
 	Require(t, err == nil, fmt.Sprintf("cannot open ns_last_pid: %v", err))
 	defer f.Close()
 	last := []byte(strconv.Itoa(pid - 1))
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
 			return nil
